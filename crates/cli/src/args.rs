@@ -1,0 +1,31 @@
+//! Command-line arguments.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// Run graphs of WebAssembly operators on streams from MQTT, Kafka or files.
+#[derive(Debug, Parser)]
+#[command(name = "wasmgraph", version, about)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an operator (Rust crate or Python module) into a WebAssembly component.
+    Build(commands::build::BuildArgs),
+}
+
+impl Command {
+    pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
+        match self {
+            Command::Build(args) => args.execute(),
+        }
+    }
+}

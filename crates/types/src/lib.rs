@@ -1,0 +1,14 @@
+//! The host-side form of the data that flows through a graph.
+//!
+//! These types mirror the WIT `data-model` of `wasm-graph:processor@1.1.0`, but
+//! hold payloads as reference-counted [`Bytes`] so that fanning a record out to
+//! several operations, or handing it to a module as a host `buffer`, never copies
+//! the payload. They carry no wasmtime or timely types: connectors, the host and
+//! the engine all speak them.
+
+mod hlc;
+mod record;
+
+pub use hlc::{Hlc, HlcClock};
+pub use record::{DataModel, Message, MessageSchema, Record, Snapshot};
+pub use bytes::Bytes;
