@@ -1,1 +1,11 @@
-//! (placeholder: being written)
+//! Sources and sinks.
+//!
+//! A connector never sees timely or wasmtime: a [`Source`] hands the engine
+//! messages (with their own time where they carry one), a [`Sink`] receives
+//! finished records in time order. The engine does the stamping, ordering and
+//! acknowledgement bookkeeping, so every connector gets them right for free.
+
+pub mod file;
+mod traits;
+
+pub use traits::{ConnectorError, Incoming, Poll, Sink, Source};

@@ -1,0 +1,68 @@
+//! The contract between connectors and the engine.
+
+use std::time::Duration;
+
+use wasmgraph_types::{DataModel, Hlc, Record};
+
+/// One message read by a source.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The message (or snapshot) as operators will see it. Its embedded
+    /// timestamp is overwritten with the record time the engine assigns.
+    pub data: DataModel,
+    /// The message's own time, when it carries one (MQTT `__ts`, or a file
+    /// source's replay clock). The engine never lets record times go backwards:
+    /// a time earlier than one already issued is moved just past it.
+    pub time: Option<Hlc>,
+}
+
+/// What a source has for the engine right now.
+#[derive(Debug)]
+pub enum Poll {
+    /// Messages, in the order they were read.
+    Data(Vec<Incoming>),
+    /// Nothing arrived within the wait; the source is still open.
+    Idle,
+    /// The source has no more messages, ever.
+    End,
+}
+
+/// Where messages come from.
+pub trait Source: Send {
+    /// Up to `max` messages, waiting at most `wait` for the first one.
+    fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll, ConnectorError>;
+
+    /// A short description for logs and the run summary (`files in ./data`).
+    fn describe(&self) -> String;
+}
+
+/// Where finished records go. The engine calls `write` in time order (records
+/// sharing a time in source order) and `flush` when it needs them durable.
+pub trait Sink: Send {
+    /// Write one record.
+    fn write(&mut self, record: &Record) -> Result<(), ConnectorError>;
+
+    /// Make everything written so far durable.
+    fn flush(&mut self) -> Result<(), ConnectorError>;
+
+    /// A short description for logs and the run summary.
+    fn describe(&self) -> String;
+}
+
+/// A connector failure, with the path or endpoint it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectorError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The connector's settings are wrong.
+    #[error("{0}")]
+    Config(String),
+}
