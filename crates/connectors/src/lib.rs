@@ -6,6 +6,7 @@
 //! acknowledgement bookkeeping, so every connector gets them right for free.
 
 pub mod file;
+pub mod memory;
 mod traits;
 
 pub use traits::{ConnectorError, Incoming, Poll, Sink, Source};

@@ -1,0 +1,305 @@
+//! Runs a plan: builds the dataflow on every worker, feeds the source from
+//! worker 0, and waits for the sink.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use timely::dataflow::operators::{Concatenate, Exchange as _, Inspect as _, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle, Scope};
+use timely::container::CapacityContainerBuilder;
+use wasmgraph_connectors::{Poll, Sink, Source};
+use wasmgraph_types::{HlcClock, Record};
+
+use crate::operators::{self, NodeCtx, Records, Time};
+use crate::{FailureKind, NodeKind, Plan, PlanError, Stats};
+
+/// A failed call, as reported to [`RunOptions::on_error`].
+#[derive(Debug, Clone)]
+pub struct ErrorEvent {
+    /// The operation whose call failed.
+    pub operation: String,
+    /// How it failed.
+    pub kind: FailureKind,
+    /// The module's message or the trap text.
+    pub message: String,
+    /// The record(s) the call was for (an accumulate batch has several).
+    pub records: Vec<Record>,
+}
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Node id stamped into times the engine makes.
+    pub node_id: String,
+    /// Called (from any worker thread) for every failed call, after it has been
+    /// counted and logged: the error policy. `None` drops the records.
+    pub on_error: Option<Arc<dyn Fn(&ErrorEvent) + Send + Sync>>,
+    /// Messages taken from the source per poll.
+    pub batch: usize,
+    /// How long a poll waits for a message.
+    pub poll_wait: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { workers: 1, node_id: "wasmgraph".into(), on_error: None, batch: 256, poll_wait: Duration::from_millis(100) }
+    }
+}
+
+/// What a finished run did.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The plan is malformed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// An operation's module could not be instantiated.
+    #[error("operation '{operation}': {message}")]
+    Instantiate {
+        /// The operation.
+        operation: String,
+        /// Why.
+        message: String,
+    },
+    /// The source failed.
+    #[error("source: {0}")]
+    Source(String),
+    /// The sink failed; records before the failure were written.
+    #[error("sink: {0}")]
+    Sink(String),
+    /// The engine itself failed.
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+/// Run `plan` from `source` to `sink` until the source ends, counting into `stats`
+/// (made with [`Stats::for_plan`], so a caller can watch progress).
+pub fn run(
+    plan: Plan,
+    source: Box<dyn Source>,
+    sink: Box<dyn Sink>,
+    stats: Arc<Stats>,
+    options: RunOptions,
+) -> Result<RunReport, RunError> {
+    plan.check()?;
+    // Instantiate every operation once up front: a module whose init fails is
+    // reported cleanly, by name, before any worker starts.
+    for node in &plan.nodes {
+        if let Some(factory) = &node.factory {
+            factory
+                .create(0)
+                .map_err(|message| RunError::Instantiate { operation: node.name.clone(), message })?;
+        }
+    }
+    let started = Instant::now();
+    let plan = Arc::new(plan);
+    let source = Arc::new(Mutex::new(Some(source)));
+    let sink = Arc::new(Mutex::new(Some(sink)));
+    let fatal: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let source_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let on_error = options.on_error.clone().unwrap_or_else(|| Arc::new(|_: &crate::ErrorEvent| {}));
+
+    let config = timely::Config::process(options.workers.max(1));
+    let worker_stats = stats.clone();
+    let worker_fatal = fatal.clone();
+    let worker_source_error = source_error.clone();
+    let guards = timely::execute(config, move |worker| {
+        let index = worker.index();
+        let mut input = InputHandle::<Time, CapacityContainerBuilder<Vec<Record>>>::new();
+        let probe = ProbeHandle::new();
+        let my_source = if index == 0 { source.lock().ok().and_then(|mut s| s.take()) } else { None };
+        let my_sink = if index == 0 { sink.lock().ok().and_then(|mut s| s.take()) } else { None };
+        let build = worker.dataflow::<Time, _, _>(|scope| {
+            build_dataflow(
+                scope,
+                &plan,
+                &mut input,
+                my_sink,
+                Shared { stats: worker_stats.clone(), fatal: worker_fatal.clone(), on_error: on_error.clone() },
+                index,
+            )
+            .map(|sink_stream| {
+                sink_stream.probe_with(&probe);
+            })
+        });
+        if let Err(message) = build {
+            // Another worker may be waiting on this one; record the failure and
+            // let the dataflow drain with no input.
+            worker_fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(message);
+            return;
+        }
+        let Some(mut source) = my_source else { return };
+        let mut clock = HlcClock::new(options.node_id.as_str());
+        let mut seq: u64 = 0;
+        let mut in_flight: VecDeque<Time> = VecDeque::new();
+        loop {
+            if worker_fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                break;
+            }
+            match source.poll(options.batch, options.poll_wait) {
+                Ok(Poll::Data(items)) => {
+                    for item in items {
+                        let time = match &item.time {
+                            Some(t) => clock.observe(t),
+                            None => clock.now(),
+                        };
+                        let t = time.as_time();
+                        if t > *input.time() {
+                            input.advance_to(t);
+                        }
+                        let mut record = Record { time: time.clone(), seq, data: item.data };
+                        record.set_time(time);
+                        seq += 1;
+                        worker_stats.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        input.send(record);
+                    }
+                    let next = clock.last().as_time() + 1;
+                    input.advance_to(next);
+                    in_flight.push_back(next);
+                }
+                Ok(Poll::Idle) => {
+                    // Let time pass for windows even without input.
+                    let next = clock.now().as_time();
+                    if next > *input.time() {
+                        input.advance_to(next);
+                    }
+                }
+                Ok(Poll::End) => break,
+                Err(err) => {
+                    worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+                    break;
+                }
+            }
+            // Keep at most a few polls in flight so memory stays bounded.
+            while in_flight.len() > 4 {
+                let oldest = in_flight[0];
+                while probe.less_than(&oldest) {
+                    worker.step();
+                }
+                in_flight.pop_front();
+            }
+            worker.step();
+        }
+        drop(input);
+        while worker.step_or_park(None) {}
+    })
+    .map_err(RunError::Engine)?;
+    for result in guards.join() {
+        result.map_err(RunError::Engine)?;
+    }
+    if let Some(err) = source_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(RunError::Source(err));
+    }
+    if let Some(err) = fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(RunError::Sink(err));
+    }
+    Ok(RunReport { elapsed: started.elapsed() })
+}
+
+impl Stats {
+    /// Zeroed counters for every node of `plan`.
+    pub fn for_plan(plan: &Plan) -> Self {
+        Stats::new(plan.nodes.iter().map(|n| n.name.clone()))
+    }
+}
+
+struct Shared {
+    stats: Arc<Stats>,
+    fatal: Arc<Mutex<Option<String>>>,
+    on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+}
+
+/// Wire every node; returns the sink's (empty) output stream to probe.
+fn build_dataflow<'s>(
+    scope: Scope<'s, Time>,
+    plan: &Plan,
+    input: &mut InputHandle<Time, CapacityContainerBuilder<Vec<Record>>>,
+    sink: Option<Box<dyn Sink>>,
+    shared: Shared,
+    worker: usize,
+) -> Result<Records<'s>, String> {
+    // Spread records over the workers right after the source, by source order.
+    let source_stream = input.to_stream(scope).exchange(|r: &Record| r.seq);
+    // Output streams of each node: (default or "False", "True" for branches).
+    let mut outputs: Vec<(Option<Records<'s>>, Option<Records<'s>>)> = Vec::with_capacity(plan.nodes.len());
+    let mut sink_inputs: Vec<Records<'s>> = Vec::new();
+    for (index, node) in plan.nodes.iter().enumerate() {
+        let ctx = NodeCtx {
+            index,
+            name: node.name.as_str().into(),
+            stats: shared.stats.clone(),
+            on_error: shared.on_error.clone(),
+        };
+        let inputs: Vec<Records<'s>> = node
+            .inputs
+            .iter()
+            .filter_map(|i| {
+                let (plain, arm_true) = &outputs[i.from];
+                if i.arm == Some(true) { arm_true.clone() } else { plain.clone() }
+            })
+            .collect();
+        let merged = match node.kind {
+            NodeKind::Source => Some(source_stream.clone()),
+            _ if inputs.len() == 1 => inputs.into_iter().next(),
+            _ if inputs.is_empty() => None,
+            _ => Some(scope.concatenate(inputs)),
+        };
+        let instance = match &node.factory {
+            Some(factory) => Some(factory.create(worker).map_err(|e| format!("operation '{}': {e}", node.name))?),
+            None => None,
+        };
+        let Some(stream) = merged else {
+            outputs.push((None, None));
+            continue;
+        };
+        let out = match (node.kind, instance) {
+            (NodeKind::Source | NodeKind::Concatenate, _) => (Some(stream.inspect_count(ctx)), None),
+            (NodeKind::Sink, _) => {
+                sink_inputs.push(stream.inspect_count(ctx));
+                (None, None)
+            }
+            (NodeKind::Map, Some(op)) => (Some(operators::map::wasm_map(stream, ctx, op)), None),
+            (NodeKind::Filter, Some(op)) => (Some(operators::filter::wasm_filter(stream, ctx, op)), None),
+            (NodeKind::Delay, Some(op)) => (Some(operators::delay::wasm_delay(stream, ctx, op)), None),
+            (NodeKind::Accumulate, Some(op)) => (Some(operators::accumulate::wasm_accumulate(stream, ctx, op)), None),
+            (NodeKind::Branch, Some(op)) => {
+                let (no, yes) = operators::branch::wasm_branch(stream, ctx, op);
+                (Some(no), Some(yes))
+            }
+            (kind, None) => return Err(format!("operation '{}' ({}) has no module", node.name, kind.as_str())),
+        };
+        outputs.push(out);
+    }
+    let into_sink = match sink_inputs.len() {
+        0 => return Err("the graph has no sink".into()),
+        1 => sink_inputs.pop().unwrap_or_else(|| unreachable!()),
+        _ => scope.concatenate(sink_inputs),
+    };
+    Ok(operators::sink::ordered_sink(into_sink, sink, shared.stats, shared.fatal))
+}
+
+trait InspectCount<'s> {
+    /// Count records passing a node that has no logic of its own.
+    fn inspect_count(self, ctx: NodeCtx) -> Records<'s>;
+}
+
+impl<'s> InspectCount<'s> for Records<'s> {
+    fn inspect_count(self, ctx: NodeCtx) -> Records<'s> {
+        self.inspect_core(move |event| {
+            if let Ok((_, data)) = event {
+                ctx.received(data.len());
+                ctx.passed(data.len());
+            }
+        })
+    }
+}

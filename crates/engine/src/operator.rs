@@ -1,0 +1,70 @@
+//! The seam between the engine and whatever runs an operation's logic.
+
+use wasmgraph_types::{DataModel, Hlc, Record};
+
+/// Why one call failed. Each affects only the record (or accumulate batch) it
+/// was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The module returned an error.
+    Returned,
+    /// The module trapped (a Rust panic, a Python exception); the instance was re-created.
+    Trap,
+    /// The call ran past its time budget; the instance was re-created.
+    Timeout,
+    /// The instance hit its memory limit; it was re-created.
+    OutOfMemory,
+    /// The module answered something the engine cannot use (a delay to an earlier time).
+    Invalid,
+}
+
+impl FailureKind {
+    /// A short name for logs and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Returned => "error",
+            FailureKind::Trap => "trap",
+            FailureKind::Timeout => "timeout",
+            FailureKind::OutOfMemory => "out-of-memory",
+            FailureKind::Invalid => "invalid-result",
+        }
+    }
+}
+
+/// One failed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// The module's message or the trap text.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure { kind, message: message.into() }
+    }
+}
+
+/// One live instance of an operation's logic, owned by one worker.
+///
+/// Only the method matching the node's kind is called.
+pub trait Operator {
+    /// map: the record to pass on.
+    fn map(&mut self, record: &Record) -> Result<DataModel, Failure>;
+    /// filter: keep (true) or drop.
+    fn filter(&mut self, record: &Record) -> Result<bool, Failure>;
+    /// branch: arm "True" (true) or "False".
+    fn branch(&mut self, record: &Record) -> Result<bool, Failure>;
+    /// accumulate: fold `batch` into `staged`.
+    fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure>;
+    /// delay: the record's new time.
+    fn delay(&mut self, record: &Record) -> Result<Hlc, Failure>;
+}
+
+/// Makes the per-worker instances of one operation.
+pub trait OperatorFactory: Send + Sync {
+    /// A fresh, initialised instance for `worker`.
+    fn create(&self, worker: usize) -> Result<Box<dyn Operator>, String>;
+}

@@ -1,0 +1,70 @@
+//! accumulate: all records of one time are folded, in source order, into one
+//! record that is emitted once, when the frontier passes that time.
+
+use std::collections::BTreeMap;
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::{Capability, Operator as _};
+use wasmgraph_types::{DataModel, Hlc, Record};
+
+use super::{sort_within_time, time_hash, Instance, NodeCtx, Records, Time};
+
+/// Records handed to the module per call; a time with more records takes
+/// several calls, each continuing from the previous staged value.
+pub(crate) const BATCH: usize = 1024;
+
+pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance) -> Records<'s> {
+    let name = format!("WasmAccumulate({})", ctx.name);
+    // Every record of a time meets on one worker, so there is one result per time.
+    let pact = Exchange::new(|r: &Record| time_hash(r.time.as_time()));
+    stream.unary_frontier(pact, &name, move |_cap, _info| {
+        let mut pending: BTreeMap<Time, (Capability<Time>, Vec<Record>)> = BTreeMap::new();
+        move |(input, frontier), output| {
+            let port = output.output_index();
+            input.for_each(|cap, data| {
+                ctx.received(data.len());
+                for record in data.drain(..) {
+                    let time = record.time.as_time();
+                    pending.entry(time).or_insert_with(|| (cap.delayed(&time, port), Vec::new())).1.push(record);
+                }
+            });
+            while let Some(entry) = pending.first_entry() {
+                if frontier.less_equal(entry.key()) {
+                    break;
+                }
+                let (cap, mut records) = entry.remove();
+                sort_within_time(&mut records);
+                if let Some(result) = fold(&mut op, &ctx, &records) {
+                    ctx.passed(1);
+                    output.session(&cap).give(result);
+                }
+            }
+        }
+    })
+}
+
+/// Fold one time's records. A failed call skips its batch (reported as failed)
+/// and the fold continues from the last good staged value; with no good call at
+/// all there is nothing to emit.
+fn fold(op: &mut Instance, ctx: &NodeCtx, records: &[Record]) -> Option<Record> {
+    let first = records.first()?;
+    let time: Hlc = first.time.clone();
+    let seq = first.seq;
+    let mut staged = DataModel::empty_message(time.clone());
+    let mut any = false;
+    for batch in records.chunks(BATCH) {
+        match op.accumulate(staged.clone(), batch) {
+            Ok(next) => {
+                staged = next;
+                any = true;
+            }
+            Err(failure) => ctx.failed(failure, batch),
+        }
+    }
+    if !any {
+        return None;
+    }
+    let mut out = Record { time: time.clone(), seq, data: staged };
+    out.set_time(time);
+    Some(out)
+}

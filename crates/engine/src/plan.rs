@@ -1,0 +1,135 @@
+//! What the engine runs: nodes in topological order with their inputs.
+
+use std::sync::Arc;
+
+use crate::OperatorFactory;
+
+/// The kind of a node, as the graph definition's `operationType` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// Where records enter.
+    Source,
+    /// Where records leave.
+    Sink,
+    /// One record in, one out.
+    Map,
+    /// Keep or drop.
+    Filter,
+    /// Route to arm "False" or "True".
+    Branch,
+    /// Fold the records of a time into one.
+    Accumulate,
+    /// Merge inputs.
+    Concatenate,
+    /// Move a record to a later time.
+    Delay,
+}
+
+impl NodeKind {
+    /// Whether the node runs a module.
+    pub fn needs_module(self) -> bool {
+        matches!(self, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Accumulate | NodeKind::Delay)
+    }
+
+    /// The graph definition's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Source => "source",
+            NodeKind::Sink => "sink",
+            NodeKind::Map => "map",
+            NodeKind::Filter => "filter",
+            NodeKind::Branch => "branch",
+            NodeKind::Accumulate => "accumulate",
+            NodeKind::Concatenate => "concatenate",
+            NodeKind::Delay => "delay",
+        }
+    }
+}
+
+/// One incoming edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Input {
+    /// Index of the upstream node in [`Plan::nodes`].
+    pub from: usize,
+    /// For a branch upstream: `Some(true)` for arm "True", `Some(false)` for "False".
+    pub arm: Option<bool>,
+}
+
+/// One node of the plan.
+#[derive(Clone)]
+pub struct Node {
+    /// The operation name (unique in the graph).
+    pub name: String,
+    /// What it does.
+    pub kind: NodeKind,
+    /// Where its records come from.
+    pub inputs: Vec<Input>,
+    /// Makes its per-worker instances; present exactly when `kind.needs_module()`.
+    pub factory: Option<Arc<dyn OperatorFactory>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("name", &self.name).field("kind", &self.kind).field("inputs", &self.inputs).finish()
+    }
+}
+
+/// A graph ready to run: nodes in topological order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Every input of a node refers to an earlier node.
+    pub nodes: Vec<Node>,
+}
+
+/// A plan that cannot run. The graph validator rejects all of these with file
+/// and line first; this is the engine's own guard.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// An input refers to a later node or none.
+    #[error("operation '{node}' reads from node #{from}, which is not an earlier node")]
+    NotTopological {
+        /// The reading node.
+        node: String,
+        /// The bad index.
+        from: usize,
+    },
+    /// A module operation without an instance factory, or the reverse.
+    #[error("operation '{0}' ({1}) has no module to run")]
+    MissingModule(String, &'static str),
+    /// An arm on a non-branch input, or a branch input without one.
+    #[error("operation '{node}' reads from '{from}' with an arm that does not match its kind")]
+    BadArm {
+        /// The reading node.
+        node: String,
+        /// The upstream node.
+        from: String,
+    },
+    /// Nothing to read.
+    #[error("the graph has no source")]
+    NoSource,
+}
+
+impl Plan {
+    /// Check the engine's structural assumptions.
+    pub fn check(&self) -> Result<(), PlanError> {
+        if !self.nodes.iter().any(|n| n.kind == NodeKind::Source) {
+            return Err(PlanError::NoSource);
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.kind.needs_module() != node.factory.is_some() {
+                return Err(PlanError::MissingModule(node.name.clone(), node.kind.as_str()));
+            }
+            for input in &node.inputs {
+                if input.from >= i {
+                    return Err(PlanError::NotTopological { node: node.name.clone(), from: input.from });
+                }
+                let up = &self.nodes[input.from];
+                if (up.kind == NodeKind::Branch) != input.arm.is_some() {
+                    return Err(PlanError::BadArm { node: node.name.clone(), from: up.name.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+}

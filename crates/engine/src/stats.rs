@@ -1,0 +1,60 @@
+//! Counters the run summary, the progress bar and tests read while a graph runs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one node.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    /// Records that reached the node.
+    pub records_in: AtomicU64,
+    /// Records the node passed on.
+    pub records_out: AtomicU64,
+    /// Records (or accumulate batches) whose call failed.
+    pub errors: AtomicU64,
+}
+
+impl NodeStats {
+    /// (in, out, errors) as plain numbers.
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.records_in.load(Ordering::Relaxed),
+            self.records_out.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Counters of a whole run, indexed like [`crate::Plan::nodes`].
+#[derive(Debug)]
+pub struct Stats {
+    /// Per node.
+    pub nodes: Vec<(String, NodeStats)>,
+    /// Messages read from the source.
+    pub read: AtomicU64,
+    /// Records written to the sink.
+    pub written: AtomicU64,
+}
+
+impl Stats {
+    /// Zeroed counters for `names`.
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        Stats {
+            nodes: names.into_iter().map(|n| (n, NodeStats::default())).collect(),
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn node(&self, index: usize) -> &NodeStats {
+        &self.nodes[index].1
+    }
+
+    /// Total failed calls over all nodes.
+    pub fn errors(&self) -> u64 {
+        self.nodes.iter().map(|(_, s)| s.errors.load(Ordering::Relaxed)).sum()
+    }
+}
+
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}

@@ -1,0 +1,225 @@
+//! The engine with native operators: semantics and determinism without wasm.
+
+use std::sync::{Arc, Mutex};
+
+use wasmgraph_connectors::memory::{MemorySink, MemorySource};
+use wasmgraph_connectors::Incoming;
+use wasmgraph_engine::{
+    run, Failure, FailureKind, Input, Node, NodeKind, Operator, OperatorFactory, Plan, RunOptions, Stats,
+};
+use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
+
+const SEC: u64 = 1_000_000_000;
+
+/// One native operator: closures per kind, only the node's kind is used.
+#[derive(Clone, Default)]
+struct Native {
+    map: Option<fn(&Record) -> Result<DataModel, Failure>>,
+    keep: Option<fn(&Record) -> bool>,
+    arm: Option<fn(&Record) -> bool>,
+    fold: Option<fn(DataModel, &[Record]) -> DataModel>,
+    delay: Option<fn(&Record) -> Hlc>,
+}
+
+impl Operator for Native {
+    fn map(&mut self, r: &Record) -> Result<DataModel, Failure> {
+        (self.map.unwrap())(r)
+    }
+    fn filter(&mut self, r: &Record) -> Result<bool, Failure> {
+        Ok((self.keep.unwrap())(r))
+    }
+    fn branch(&mut self, r: &Record) -> Result<bool, Failure> {
+        Ok((self.arm.unwrap())(r))
+    }
+    fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure> {
+        Ok((self.fold.unwrap())(staged, batch))
+    }
+    fn delay(&mut self, r: &Record) -> Result<Hlc, Failure> {
+        Ok((self.delay.unwrap())(r))
+    }
+}
+
+impl OperatorFactory for Native {
+    fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+fn text(r: &Record) -> String {
+    String::from_utf8_lossy(r.data.payload()).into_owned()
+}
+
+fn with_payload(r: &Record, payload: String) -> DataModel {
+    match &r.data {
+        DataModel::Message(m) => DataModel::Message(Message { payload: Bytes::from(payload), ..m.clone() }),
+        other => other.clone(),
+    }
+}
+
+fn node(name: &str, kind: NodeKind, inputs: &[(usize, Option<bool>)], op: Option<Native>) -> Node {
+    Node {
+        name: name.into(),
+        kind,
+        inputs: inputs.iter().map(|&(from, arm)| Input { from, arm }).collect(),
+        factory: op.map(|o| Arc::new(o) as Arc<dyn OperatorFactory>),
+    }
+}
+
+fn messages(payloads: impl IntoIterator<Item = String>) -> Vec<Incoming> {
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let time = Hlc::new(1 + i as u64 * SEC, 0, "test");
+            Incoming {
+                data: DataModel::Message(Message { payload: Bytes::from(p), ..Message::default() }),
+                time: Some(time),
+            }
+        })
+        .collect()
+}
+
+fn run_plan(plan: Plan, input: Vec<Incoming>, workers: usize) -> (Vec<Record>, Arc<Stats>, Vec<String>) {
+    let sink = MemorySink::new();
+    let stats = Arc::new(Stats::for_plan(&plan));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let seen = errors.clone();
+    let options = RunOptions {
+        workers,
+        on_error: Some(Arc::new(move |e: &wasmgraph_engine::ErrorEvent| {
+            seen.lock().unwrap().push(format!("{}:{}:{}", e.operation, e.kind.as_str(), e.message));
+        })),
+        ..RunOptions::default()
+    };
+    run(plan, Box::new(MemorySource::new(input)), Box::new(sink.clone()), stats.clone(), options).unwrap();
+    let errors = errors.lock().unwrap().clone();
+    (sink.records(), stats, errors)
+}
+
+/// source -> window delay -> branch (True: upper map -> accumulate; False:
+/// accumulate) -> concatenate -> sink.
+fn windowed_plan() -> Plan {
+    let window = Native {
+        delay: Some(|r| {
+            let w = 10 * SEC;
+            let end = r.time.nanos.div_ceil(w) * w;
+            Hlc::new(end, 0, "window")
+        }),
+        ..Native::default()
+    };
+    let branch = Native { arm: Some(|r| text(r).starts_with('t')), ..Native::default() };
+    let upper = Native { map: Some(|r| Ok(with_payload(r, text(r).to_uppercase()))), ..Native::default() };
+    let join = Native {
+        fold: Some(|staged, batch| {
+            let mut acc = String::from_utf8_lossy(staged.payload()).into_owned();
+            for r in batch {
+                if !acc.is_empty() {
+                    acc.push(',');
+                }
+                acc.push_str(&text(r));
+            }
+            DataModel::Message(Message { payload: Bytes::from(acc), ..Message::default() })
+        }),
+        ..Native::default()
+    };
+    Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("window", NodeKind::Delay, &[(0, None)], Some(window)),
+            node("branch", NodeKind::Branch, &[(1, None)], Some(branch)),
+            node("upper", NodeKind::Map, &[(2, Some(true))], Some(upper)),
+            node("acc-t", NodeKind::Accumulate, &[(3, None)], Some(join.clone())),
+            node("acc-f", NodeKind::Accumulate, &[(2, Some(false))], Some(join)),
+            node("concat", NodeKind::Concatenate, &[(4, None), (5, None)], None),
+            node("sink", NodeKind::Sink, &[(6, None)], None),
+        ],
+    }
+}
+
+fn input_for_windows() -> Vec<Incoming> {
+    messages((0..95).map(|i| if i % 3 == 0 { format!("t{i}") } else { format!("h{i}") }))
+}
+
+#[test]
+fn windows_accumulate_once_per_time_in_source_order() {
+    let (out, stats, errors) = run_plan(windowed_plan(), input_for_windows(), 1);
+    assert!(errors.is_empty(), "{errors:?}");
+    // Times 1s..95s fall in windows ending 10s, 20s, ..., 100s: 10 windows, two
+    // accumulations each.
+    assert_eq!(out.len(), 20);
+    let times: Vec<u64> = out.iter().map(|r| r.time.nanos).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "sink writes in time order: {times:?}");
+    let first_window: Vec<String> = out.iter().filter(|r| r.time.nanos == 10 * SEC).map(text).collect();
+    // Input i is at i seconds plus 1 ns, so the window ending at 10 s holds inputs 0..=9.
+    assert!(first_window.contains(&"T0,T3,T6,T9".to_string()), "{first_window:?}");
+    assert!(first_window.contains(&"h1,h2,h4,h5,h7,h8".to_string()), "{first_window:?}");
+    let (i, o, e) = stats.nodes[1].1.get();
+    assert_eq!((i, o, e), (95, 95, 0));
+    assert_eq!(stats.written.load(std::sync::atomic::Ordering::Relaxed), 20);
+}
+
+#[test]
+fn output_is_identical_for_1_2_and_4_workers() {
+    let (one, _, _) = run_plan(windowed_plan(), input_for_windows(), 1);
+    for workers in [2, 4] {
+        let (many, _, _) = run_plan(windowed_plan(), input_for_windows(), workers);
+        assert_eq!(one, many, "{workers} workers");
+    }
+}
+
+#[test]
+fn a_failing_record_affects_only_itself() {
+    let map = Native {
+        map: Some(|r| {
+            if text(r).contains("bad") {
+                Err(Failure::new(FailureKind::Returned, "refused"))
+            } else {
+                Ok(r.data.clone())
+            }
+        }),
+        ..Native::default()
+    };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("map", NodeKind::Map, &[(0, None)], Some(map)),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let input = messages(["a", "bad", "b", "bad", "c"].map(String::from));
+    let (out, stats, errors) = run_plan(plan, input, 2);
+    assert_eq!(out.iter().map(text).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(stats.nodes[1].1.get(), (5, 3, 2));
+    assert_eq!(errors, ["map:error:refused", "map:error:refused"]);
+}
+
+#[test]
+fn a_delay_to_an_earlier_time_is_an_error_for_that_record() {
+    let back = Native { delay: Some(|r| Hlc::new(r.time.nanos.saturating_sub(SEC / 2), 0, "x")), ..Native::default() };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("back", NodeKind::Delay, &[(0, None)], Some(back)),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let (out, stats, errors) = run_plan(plan, messages(["a".to_string()]), 1);
+    assert!(out.is_empty());
+    assert_eq!(stats.nodes[1].1.get().2, 1);
+    assert!(errors[0].contains("invalid-result"), "{errors:?}");
+}
+
+#[test]
+fn filter_drops_and_fan_out_reaches_both_consumers() {
+    let keep = Native { keep: Some(|r| !text(r).contains('x')), ..Native::default() };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("keep", NodeKind::Filter, &[(0, None)], Some(keep)),
+            node("sink-a", NodeKind::Sink, &[(1, None)], None),
+            node("sink-b", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let (out, _, _) = run_plan(plan, messages(["a", "x", "b"].map(String::from)), 2);
+    assert_eq!(out.iter().map(text).collect::<Vec<_>>(), ["a", "a", "b", "b"]);
+}
