@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up, build the example operators from source, and run the complex example
+# graph over the sample readings in examples/data/mixed with the file source.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+echo "== building wasmgraph"
+cargo build -q -p wasmgraph-cli
+echo "== building the example operators (WebAssembly components)"
+bash scripts/build-examples.sh
+echo "== running examples/graphs/complex.yaml over examples/data/mixed"
+target/debug/wasmgraph run examples/graphs/complex.yaml \
+    --modules examples/operators --input examples/data/mixed --output output/complex --workers 2
+echo "== first records of output/complex/output.jsonl"
+head -n 3 output/complex/output.jsonl

