@@ -29,6 +29,13 @@ impl FileSink {
         Ok(FileSink { path, out })
     }
 
+    /// Append one line of text (a newline is added).
+    pub fn write_line(&mut self, line: &str) -> Result<(), ConnectorError> {
+        let io = |source| ConnectorError::Io { path: self.path.display().to_string(), source };
+        self.out.write_all(line.as_bytes()).map_err(io)?;
+        self.out.write_all(b"\n").map_err(io)
+    }
+
     /// The file written.
     pub fn path(&self) -> &Path {
         &self.path
@@ -37,10 +44,7 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        let line = record_to_json(record).to_string();
-        let io = |source| ConnectorError::Io { path: self.path.display().to_string(), source };
-        self.out.write_all(line.as_bytes()).map_err(io)?;
-        self.out.write_all(b"\n").map_err(io)
+        self.write_line(&record_to_json(record).to_string())
     }
 
     fn flush(&mut self) -> Result<(), ConnectorError> {

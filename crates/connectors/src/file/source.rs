@@ -26,7 +26,9 @@ pub struct FileSourceConfig {
 
 impl FileSourceConfig {
     /// The defaults for `dir`: topics `snapshot_simulation` and `probe/1`, and a
-    /// replay clock that starts at the epoch and gives each file one more second.
+    /// replay clock that stamps file *i* at *i* seconds plus 1 ms after the epoch
+    /// (the extra millisecond keeps the first file off a window boundary, so the
+    /// first ten files share a 10-second window).
     ///
     /// The replay clock (rather than the wall clock) is what makes a run over a
     /// folder of files reproducible: windows and accumulations group the same
@@ -36,7 +38,7 @@ impl FileSourceConfig {
             dir: dir.into(),
             raw_topic: "snapshot_simulation".into(),
             topic: "probe/1".into(),
-            start_nanos: 0,
+            start_nanos: 1_000_000,
             interval: Duration::from_secs(1),
             node_id: "file-source".into(),
         }
