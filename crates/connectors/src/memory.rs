@@ -13,12 +13,18 @@ use crate::{ConnectorError, Incoming, Poll, Sink, Source};
 #[derive(Debug, Default)]
 pub struct MemorySource {
     items: VecDeque<Incoming>,
+    acked: Arc<Mutex<Vec<u64>>>,
 }
 
 impl MemorySource {
     /// A source of `items`, in order.
     pub fn new(items: impl IntoIterator<Item = Incoming>) -> Self {
-        MemorySource { items: items.into_iter().collect() }
+        MemorySource { items: items.into_iter().collect(), acked: Arc::default() }
+    }
+
+    /// The tokens acknowledged so far (shared: read it after the run).
+    pub fn acked(&self) -> Arc<Mutex<Vec<u64>>> {
+        self.acked.clone()
     }
 }
 
@@ -33,6 +39,11 @@ impl Source for MemorySource {
 
     fn describe(&self) -> String {
         "memory".into()
+    }
+
+    fn ack(&mut self, tokens: &[u64]) -> Result<(), ConnectorError> {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(tokens);
+        Ok(())
     }
 }
 

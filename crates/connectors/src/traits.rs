@@ -14,6 +14,10 @@ pub struct Incoming {
     /// source's replay clock). The engine never lets record times go backwards:
     /// a time earlier than one already issued is moved just past it.
     pub time: Option<Hlc>,
+    /// A token the source wants back through [`Source::ack`] once every record
+    /// derived from this message has been written by the sink (or dropped by
+    /// the graph). `None` for sources that need no acknowledgement.
+    pub ack: Option<u64>,
 }
 
 /// What a source has for the engine right now.
@@ -34,6 +38,15 @@ pub trait Source: Send {
 
     /// A short description for logs and the run summary (`files in ./data`).
     fn describe(&self) -> String;
+
+    /// Every record derived from the messages with these tokens is durably
+    /// written (or was dropped by the graph): the source may now acknowledge
+    /// them upstream (an MQTT PUBACK, a Kafka offset commit). Tokens arrive in
+    /// the order the messages were polled.
+    fn ack(&mut self, tokens: &[u64]) -> Result<(), ConnectorError> {
+        let _ = tokens;
+        Ok(())
+    }
 }
 
 /// Where finished records go. The engine calls `write` in time order (records

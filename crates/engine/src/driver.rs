@@ -142,6 +142,8 @@ pub fn run(
         let mut clock = HlcClock::new(options.node_id.as_str());
         let mut seq: u64 = 0;
         let mut in_flight: VecDeque<Time> = VecDeque::new();
+        // (record time, token) of messages not yet acknowledged to the source.
+        let mut unacked: VecDeque<(Time, u64)> = VecDeque::new();
         loop {
             if worker_fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                 break;
@@ -156,6 +158,9 @@ pub fn run(
                         let t = time.as_time();
                         if t > *input.time() {
                             input.advance_to(t);
+                        }
+                        if let Some(token) = item.ack {
+                            unacked.push_back((t, token));
                         }
                         let mut record = Record { time: time.clone(), seq, data: item.data };
                         record.set_time(time);
@@ -189,9 +194,16 @@ pub fn run(
                 in_flight.pop_front();
             }
             worker.step();
+            if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
+                worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+                break;
+            }
         }
         drop(input);
         while worker.step_or_park(None) {}
+        if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
+            worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+        }
     })
     .map_err(RunError::Engine)?;
     for result in guards.join() {
@@ -204,6 +216,25 @@ pub fn run(
         return Err(RunError::Sink(err));
     }
     Ok(RunReport { elapsed: started.elapsed() })
+}
+
+/// Acknowledge every message whose records the sink has written: the probe
+/// sits after the sink, so its frontier passing a time means every record at
+/// that time (and before) is durable or was dropped.
+fn ack_done(
+    source: &mut dyn Source,
+    probe: &ProbeHandle<Time>,
+    unacked: &mut VecDeque<(Time, u64)>,
+) -> Result<(), wasmgraph_connectors::ConnectorError> {
+    let mut done = Vec::new();
+    while let Some(&(time, token)) = unacked.front() {
+        if probe.less_equal(&time) {
+            break;
+        }
+        done.push(token);
+        unacked.pop_front();
+    }
+    if done.is_empty() { Ok(()) } else { source.ack(&done) }
 }
 
 impl Stats {

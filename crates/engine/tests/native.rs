@@ -74,6 +74,7 @@ fn messages(payloads: impl IntoIterator<Item = String>) -> Vec<Incoming> {
             Incoming {
                 data: DataModel::Message(Message { payload: Bytes::from(p), ..Message::default() }),
                 time: Some(time),
+                ack: None,
             }
         })
         .collect()
@@ -222,4 +223,27 @@ fn filter_drops_and_fan_out_reaches_both_consumers() {
     };
     let (out, _, _) = run_plan(plan, messages(["a", "x", "b"].map(String::from)), 2);
     assert_eq!(out.iter().map(text).collect::<Vec<_>>(), ["a", "a", "b", "b"]);
+}
+
+#[test]
+fn every_message_is_acknowledged_once_its_records_are_written_or_dropped() {
+    let keep = Native { keep: Some(|r| !text(r).contains('x')), ..Native::default() };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("keep", NodeKind::Filter, &[(0, None)], Some(keep)),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let mut input = messages(["a", "x", "b", "c"].map(String::from));
+    for (i, item) in input.iter_mut().enumerate() {
+        item.ack = Some(100 + i as u64);
+    }
+    let source = MemorySource::new(input);
+    let acked = source.acked();
+    let sink = MemorySink::new();
+    let stats = Arc::new(Stats::for_plan(&plan));
+    run(plan, Box::new(source), Box::new(sink.clone()), stats, RunOptions { workers: 2, ..RunOptions::default() }).unwrap();
+    assert_eq!(sink.records().len(), 3);
+    assert_eq!(*acked.lock().unwrap(), [100, 101, 102, 103]);
 }

@@ -101,6 +101,7 @@ impl Source for FileSource {
                     ..Message::default()
                 }),
                 time: Some(time),
+                ack: None,
             });
         }
         Ok(if out.is_empty() { Poll::End } else { Poll::Data(out) })
