@@ -1,1 +1,200 @@
-//! (placeholder: being written)
+//! Builds an operator's source folder into a WebAssembly component
+//! (`wasm32-wasip2`), the way `wasmgraph build` does.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use wasmgraph_builder::{build, BuildOptions};
+//!
+//! let out = build(Path::new("examples/operators/temperature"), &BuildOptions::default())?;
+//! // examples/operators/temperature/bin/x86_64/release/temperature.wasm
+//! println!("{}", out.wasm.display());
+//! # Ok::<(), wasmgraph_builder::BuildError>(())
+//! ```
+//!
+//! **Rust** ([`Lang::Rust`]): the folder must hold a crate whose library is a
+//! `cdylib` and which depends on `wasm_graph_sdk` (or `wit-bindgen`). The
+//! toolchain is picked by itself ([`ToolchainChoice::Auto`]):
+//!
+//! 1. *plain*: when the active `rustc` has the standard library for
+//!    `wasm32-wasip2` (`rustup target add wasm32-wasip2`), `cargo build --target
+//!    wasm32-wasip2`;
+//! 2. *Debian*: otherwise Debian's `rustc-web`/`cargo-web` in `/usr/bin`, compiling
+//!    the standard library from `rust-web-src` (`-Zbuild-std`), linking with
+//!    `lld-19`'s `wasm-ld` against `wasi-libc`;
+//! 3. neither: [`BuildError::NoToolchain`], whose message names what to install.
+//!
+//! Guest builds use their own cargo target directory, `<cargo target
+//! dir>/wasm-guests` (the workspace's when the crate is in one, else the crate's
+//! own `target/`), so they never wait on the lock of host builds. The component is
+//! copied to `<crate>/bin/<arch>/<mode>/<package name>.wasm`, where AIO's
+//! builders put it.
+//!
+//! Python (componentize-py) will be a sibling of the [`rust`] module.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+mod error;
+pub mod rust;
+
+pub use error::BuildError;
+
+/// Release (optimized, the default) or debug.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BuildMode {
+    #[default]
+    Release,
+    Debug,
+}
+
+impl BuildMode {
+    /// `"release"` or `"debug"`: cargo's profile folder and the `bin/` folder.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildMode::Release => "release",
+            BuildMode::Debug => "debug",
+        }
+    }
+}
+
+impl fmt::Display for BuildMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BuildMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "release" => Ok(BuildMode::Release),
+            "debug" => Ok(BuildMode::Debug),
+            other => Err(format!("unknown build mode `{other}`; use `release` or `debug`")),
+        }
+    }
+}
+
+/// The operator's source language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Lang {
+    /// A cargo crate using `wasm_graph_sdk` (or `wit-bindgen`).
+    Rust,
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lang::Rust => f.write_str("rust"),
+        }
+    }
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rust" => Ok(Lang::Rust),
+            "python" => Err("building Python operators is not supported yet".to_owned()),
+            other => Err(format!("unknown operator language `{other}`; use `rust`")),
+        }
+    }
+}
+
+/// Which Rust toolchain builds the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ToolchainChoice {
+    /// The plain target if the active toolchain has it, else the Debian fallback.
+    #[default]
+    Auto,
+    /// Only `cargo build --target wasm32-wasip2` with the active toolchain.
+    Plain,
+    /// Only the Debian fallback (`/usr/bin/cargo`, `-Zbuild-std`).
+    Debian,
+}
+
+/// How to build. `BuildOptions::default()` is a release build for `x86_64`, with
+/// the language and toolchain detected.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Release (default) or debug.
+    pub mode: BuildMode,
+    /// The folder name under `bin/` (default `x86_64`, as AIO's builders use; the
+    /// component itself is the same for every architecture).
+    pub arch: String,
+    /// The language; `None` detects it from the folder's files.
+    pub lang: Option<Lang>,
+    /// Which toolchain (default: detect).
+    pub toolchain: ToolchainChoice,
+    /// Cargo target directory for the guest build; `None` uses
+    /// `<cargo target dir>/wasm-guests`.
+    pub target_dir: Option<PathBuf>,
+    /// Capture the compiler's output instead of letting it through to stderr; it
+    /// is then part of the error when the build fails. For tests and tools.
+    pub quiet: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            mode: BuildMode::Release,
+            arch: "x86_64".to_owned(),
+            lang: None,
+            toolchain: ToolchainChoice::Auto,
+            target_dir: None,
+            quiet: false,
+        }
+    }
+}
+
+/// What a build produced.
+#[derive(Clone, Debug)]
+pub struct BuildOutput {
+    /// The component: `<crate>/bin/<arch>/<mode>/<name>.wasm`.
+    pub wasm: PathBuf,
+    /// The same file where cargo left it.
+    pub artifact: PathBuf,
+    /// The operator's name (the cargo package name).
+    pub name: String,
+    /// The language it was built from.
+    pub lang: Lang,
+    /// How it was built, for messages (e.g. `"cargo 1.96 (Debian, -Zbuild-std)"`).
+    pub toolchain: String,
+}
+
+/// Build the operator in `dir` into a component; see the crate docs.
+pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    if !dir.is_dir() {
+        return Err(BuildError::NotAnOperator {
+            dir: dir.to_path_buf(),
+            reasons: vec!["it is not a folder".to_owned()],
+        });
+    }
+    let lang = match opts.lang {
+        Some(lang) => lang,
+        None => detect_lang(dir)?,
+    };
+    match lang {
+        Lang::Rust => rust::build(dir, opts),
+    }
+}
+
+/// The language of the operator in `dir`, from its files.
+pub fn detect_lang(dir: &Path) -> Result<Lang, BuildError> {
+    if dir.join("Cargo.toml").is_file() {
+        return Ok(Lang::Rust);
+    }
+    Err(BuildError::NotAnOperator {
+        dir: dir.to_path_buf(),
+        reasons: vec![
+            "it has no Cargo.toml (a Rust operator is a cargo crate with \
+             `crate-type = [\"cdylib\"]` that depends on wasm_graph_sdk)"
+                .to_owned(),
+        ],
+    })
+}
+
+/// Whether `bytes` start like a WebAssembly component (not a core module).
+pub fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}
