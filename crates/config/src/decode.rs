@@ -14,7 +14,7 @@ use crate::yaml::{self, Kind, Node, ScalarType};
 /// Decodes `text`. Problems go to `diags`; the definition returned holds what
 /// could be read, plus the names of operations that were left out because of a
 /// problem (so that connections to them are not reported a second time).
-pub(crate) fn decode(text: &str, file: &Path, diags: &mut Diagnostics) -> Option<(GraphDefinition, Vec<String>)> {
+pub(crate) fn decode(text: &str, file: &Path, diags: &mut Diagnostics) -> Option<(GraphDefinition, DecodeInfo)> {
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
@@ -30,9 +30,20 @@ pub(crate) fn decode(text: &str, file: &Path, diags: &mut Diagnostics) -> Option
             return None;
         }
     };
-    let mut d = Decoder { diags, dropped: Vec::new() };
+    let mut d = Decoder { diags, info: DecodeInfo::default() };
     let def = d.graph(&root, file)?;
-    Some((def, d.dropped))
+    Some((def, d.info))
+}
+
+/// What the decoder had to leave out, so that validation does not report the
+/// consequences of a problem already reported.
+#[derive(Debug, Default)]
+pub(crate) struct DecodeInfo {
+    /// Names of operations left out because of a problem.
+    pub dropped: Vec<String>,
+    /// Some operation's name is unknown (the list or an entry could not be read):
+    /// a connection naming an unknown operation may name that one.
+    pub names_incomplete: bool,
 }
 
 const TOP_KEYS: &[&str] =
@@ -50,19 +61,26 @@ const SCHEMA_KEYS: &[&str] = &["name", "format", "schema"];
 
 struct Decoder<'d> {
     diags: &'d mut Diagnostics,
-    dropped: Vec<String>,
+    info: DecodeInfo,
 }
 
 /// The keys of one mapping, checked against the allowed ones.
 struct Fields<'n> {
+    /// Where problems with the mapping as a whole (a missing key) are reported:
+    /// the key that introduced it, or the start of a list entry.
     pos: Pos,
     path: String,
     entries: Vec<(&'n str, &'n Node)>,
+    key_pos: Vec<Pos>,
 }
 
 impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+    /// Where `key` itself is written (the mapping's position if absent).
+    fn key_pos(&self, key: &str) -> Pos {
+        self.entries.iter().position(|(k, _)| *k == key).map(|i| self.key_pos[i]).unwrap_or(self.pos)
     }
     fn sub(&self, key: &str) -> String {
         if self.path.is_empty() {
@@ -83,6 +101,11 @@ fn scalar_text(node: &Node) -> Option<&str> {
 impl Decoder<'_> {
     /// Checks that `node` is a mapping with only `allowed` keys, each once.
     fn fields<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        self.fields_at(node, node.pos, path, allowed)
+    }
+
+    /// As `fields`, reporting problems with the whole mapping at `at`.
+    fn fields_at<'n>(&mut self, node: &'n Node, at: Pos, path: &str, allowed: &[&str]) -> Option<Fields<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.diags.push(
                 node.pos,
@@ -92,6 +115,7 @@ impl Decoder<'_> {
             return None;
         };
         let mut out: Vec<(&'n str, &'n Node)> = Vec::new();
+        let mut key_pos = Vec::new();
         for (k, v) in entries {
             let key = scalar_text(k).unwrap_or_default();
             if let Some(first) = out.iter().find(|(seen, _)| *seen == key) {
@@ -116,8 +140,9 @@ impl Decoder<'_> {
                 continue;
             }
             out.push((key, v));
+            key_pos.push(k.pos);
         }
-        Some(Fields { pos: node.pos, path: path.to_string(), entries: out })
+        Some(Fields { pos: at, path: path.to_string(), entries: out, key_pos })
     }
 
     fn missing(&mut self, f: &Fields<'_>, key: &str, example: &str) {
@@ -215,7 +240,7 @@ impl Decoder<'_> {
         let top = self.fields(root, "", TOP_KEYS)?;
         let placeholder = |pos: Pos| Spanned::new(String::new(), pos);
         let metadata = match top.get("metadata") {
-            Some(node) => self.metadata(node),
+            Some(node) => self.metadata(node, top.key_pos("metadata")),
             None => {
                 self.missing(&top, "metadata", "{name: ..., version: ..., $schema: ...}");
                 None
@@ -229,7 +254,7 @@ impl Decoder<'_> {
             vendor: None,
         });
         let module_requirements = match top.get("moduleRequirements") {
-            Some(node) => self.requirements(node),
+            Some(node) => self.requirements(node, top.key_pos("moduleRequirements")),
             None => {
                 self.missing(&top, "moduleRequirements", "{apiVersion: \"1.1.0\", runtimeVersion: \"1.1.0\"}");
                 None
@@ -247,14 +272,13 @@ impl Decoder<'_> {
                 module_configurations.push(c);
             }
         }
-        let operations_pos = top
-            .entries
-            .iter()
-            .find(|(k, _)| *k == "operations")
-            .map(|(_, v)| v.pos)
-            .unwrap_or(Pos { line: 1, column: 1 });
+        let operations_pos = top.key_pos("operations");
         let mut operations = Vec::new();
-        for (i, item) in self.seq(&top, "operations", true, "[...]").unwrap_or_default().iter().enumerate() {
+        let items = self.seq(&top, "operations", true, "[...]");
+        if items.is_none() {
+            self.info.names_incomplete = true;
+        }
+        for (i, item) in items.unwrap_or_default().iter().enumerate() {
             if let Some(op) = self.operation(item, &format!("operations[{i}]")) {
                 operations.push(op);
             }
@@ -283,8 +307,8 @@ impl Decoder<'_> {
         })
     }
 
-    fn metadata(&mut self, node: &Node) -> Option<Metadata> {
-        let f = self.fields(node, "metadata", METADATA_KEYS)?;
+    fn metadata(&mut self, node: &Node, at: Pos) -> Option<Metadata> {
+        let f = self.fields_at(node, at, "metadata", METADATA_KEYS)?;
         let schema = self.req_str(&f, "$schema", "\"https://www.schemastore.org/aio-wasm-graph-config-1.0.0.json\"");
         let name = self.req_str(&f, "name", "\"My graph\"");
         let version = self.req_str(&f, "version", "\"1.0.0\"");
@@ -293,8 +317,8 @@ impl Decoder<'_> {
         Some(Metadata { schema: schema?, name: name?, version: version?, description: description.ok()?, vendor: vendor.ok()? })
     }
 
-    fn requirements(&mut self, node: &Node) -> Option<ModuleRequirements> {
-        let f = self.fields(node, "moduleRequirements", REQUIREMENT_KEYS)?;
+    fn requirements(&mut self, node: &Node, at: Pos) -> Option<ModuleRequirements> {
+        let f = self.fields_at(node, at, "moduleRequirements", REQUIREMENT_KEYS)?;
         let api_version = self.req_str(&f, "apiVersion", "\"1.1.0\"");
         let runtime_version = self.req_str(&f, "runtimeVersion", "\"1.1.0\"");
         let mut features = Vec::new();
@@ -352,7 +376,7 @@ impl Decoder<'_> {
 
     fn parameter(&mut self, key: &Node, node: &Node, path: &str) -> Option<Parameter> {
         let key_text = scalar_text(key).unwrap_or_default().to_string();
-        let f = self.fields(node, path, PARAMETER_KEYS)?;
+        let f = self.fields_at(node, key.pos, path, PARAMETER_KEYS)?;
         let name = self.req_str(&f, "name", &key_text);
         let description = self.opt_str(&f, "description");
         let default = self.opt_str(&f, "default");
@@ -387,7 +411,10 @@ impl Decoder<'_> {
     }
 
     fn operation(&mut self, node: &Node, path: &str) -> Option<Operation> {
-        let f = self.fields(node, path, OPERATION_KEYS)?;
+        let Some(f) = self.fields(node, path, OPERATION_KEYS) else {
+            self.info.names_incomplete = true;
+            return None;
+        };
         let ty = self.req_str(&f, "operationType", "map");
         let name = self.req_str(&f, "name", "<unique name>");
         let module = self.opt_str(&f, "module");
@@ -413,8 +440,9 @@ impl Decoder<'_> {
             }
         });
         let (Some(operation_type), Some(name), Ok(module)) = (operation_type, name.clone(), module) else {
-            if let Some(n) = name {
-                self.dropped.push(n.value);
+            match name {
+                Some(n) => self.info.dropped.push(n.value),
+                None => self.info.names_incomplete = true,
             }
             return None;
         };
@@ -425,7 +453,7 @@ impl Decoder<'_> {
     fn connection(&mut self, node: &Node, path: &str) -> Option<Connection> {
         let f = self.fields(node, path, CONNECTION_KEYS)?;
         let from = match f.get("from") {
-            Some(n) => self.from(n, &f.sub("from")),
+            Some(n) => self.from(n, f.key_pos("from"), &f.sub("from")),
             None => {
                 self.missing(&f, "from", "{name: <operation>}");
                 None
@@ -433,7 +461,7 @@ impl Decoder<'_> {
         };
         let to = match f.get("to") {
             Some(n) => {
-                let tf = self.fields(n, &f.sub("to"), TO_KEYS);
+                let tf = self.fields_at(n, f.key_pos("to"), &f.sub("to"), TO_KEYS);
                 tf.and_then(|tf| self.req_str(&tf, "name", "<operation>")).map(|name| ConnectionTo { name })
             }
             None => {
@@ -444,8 +472,8 @@ impl Decoder<'_> {
         Some(Connection { pos: node.pos, from: from?, to: to? })
     }
 
-    fn from(&mut self, node: &Node, path: &str) -> Option<ConnectionFrom> {
-        let f = self.fields(node, path, FROM_KEYS)?;
+    fn from(&mut self, node: &Node, at: Pos, path: &str) -> Option<ConnectionFrom> {
+        let f = self.fields_at(node, at, path, FROM_KEYS)?;
         let name = self.req_str(&f, "name", "<operation>");
         let schema_name = self.opt_str(&f, "schemaName");
         let arm = match f.get("arm") {

@@ -76,6 +76,42 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule.
+    pub const ALL: [Rule; 32] = [
+        Rule::Syntax,
+        Rule::UnknownKey,
+        Rule::DuplicateKey,
+        Rule::MissingKey,
+        Rule::WrongType,
+        Rule::InvalidValue,
+        Rule::UnknownOperationType,
+        Rule::DuplicateOperationName,
+        Rule::DuplicateSchemaName,
+        Rule::UnsupportedVersion,
+        Rule::UnknownNode,
+        Rule::ConnectionIntoSource,
+        Rule::ConnectionFromSink,
+        Rule::ArmOnNonBranch,
+        Rule::BranchOutputWithoutArm,
+        Rule::BranchArmNotConnected,
+        Rule::BranchArmConnectedTwice,
+        Rule::MultipleOutputs,
+        Rule::MultipleInputs,
+        Rule::Cycle,
+        Rule::Unreachable,
+        Rule::OutputNotConnected,
+        Rule::MissingSource,
+        Rule::MissingSink,
+        Rule::ModuleMissing,
+        Rule::ModuleNotAllowed,
+        Rule::UnknownSchema,
+        Rule::UnknownConfiguredOperation,
+        Rule::DuplicateConfiguration,
+        Rule::MissingRequiredParameter,
+        Rule::UnresolvedModule,
+        Rule::MissingExport,
+    ];
+
     /// A short kebab-case name of the rule, e.g. `unknown-key`.
     pub fn code(self) -> &'static str {
         match self {

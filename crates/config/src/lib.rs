@@ -78,12 +78,12 @@ pub fn check_bytes(
         Ok(t) => t,
         Err(e) => return Err(Errors(vec![e])),
     };
-    let Some((def, dropped)) = decode::decode(text, file, &mut d) else {
+    let Some((def, info)) = decode::decode(text, file, &mut d) else {
         d.finish()?;
         return Err(unexplained(file));
     };
     let clean = d.list.is_empty();
-    let graph = validate::validate(&def, &dropped, clean, catalog, values, &mut d);
+    let graph = validate::validate(&def, &info, clean, catalog, values, &mut d);
     d.finish()?;
     // No problem reported means validate built the graph.
     graph.ok_or_else(|| unexplained(file))
@@ -116,7 +116,7 @@ impl GraphDefinition {
     /// properties from `values`.
     pub fn validate(&self, catalog: Option<&dyn ModuleCatalog>, values: &ParameterValues) -> Result<Graph, Errors> {
         let mut d = Diagnostics::new(&self.file);
-        let graph = validate::validate(self, &[], true, catalog, values, &mut d);
+        let graph = validate::validate(self, &decode::DecodeInfo::default(), true, catalog, values, &mut d);
         d.finish()?;
         graph.ok_or_else(|| unexplained(&self.file))
     }

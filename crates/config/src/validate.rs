@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::catalog::ModuleCatalog;
+use crate::decode::DecodeInfo;
 use crate::error::{Diagnostics, Rule};
 use crate::graph::{properties_for, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues};
 use crate::model::*;
@@ -17,7 +18,7 @@ pub const SUPPORTED_RUNTIME_VERSIONS: &[&str] = &["1.1.0"];
 
 pub(crate) fn validate(
     def: &GraphDefinition,
-    dropped: &[String],
+    info: &DecodeInfo,
     decode_clean: bool,
     catalog: Option<&dyn ModuleCatalog>,
     values: &ParameterValues,
@@ -57,7 +58,7 @@ pub(crate) fn validate(
         ops.push(op);
         check_module_presence(op, d);
     }
-    let known = |name: &str| index.contains_key(name) || dropped.iter().any(|n| n == name);
+    let known = |name: &str| index.contains_key(name) || info.names_incomplete || info.dropped.iter().any(|n| n == name);
 
     // Parameters, by operation.
     let mut parameters: HashMap<&str, &ModuleConfiguration> = HashMap::new();
@@ -90,8 +91,8 @@ pub(crate) fn validate(
     let mut outputs: HashMap<(usize, Option<Arm>), &Connection> = HashMap::new();
     let mut inputs: HashMap<usize, &Connection> = HashMap::new();
     for c in &def.connections {
-        let from = resolve_endpoint(&c.from.name, &index, dropped, "from", d);
-        let to = resolve_endpoint(&c.to.name, &index, dropped, "to", d);
+        let from = resolve_endpoint(&c.from.name, &index, info, "from", d);
+        let to = resolve_endpoint(&c.to.name, &index, info, "to", d);
         let (Some(from), Some(to)) = (from, to) else {
             graph_complete = false;
             continue;
@@ -185,9 +186,10 @@ pub(crate) fn validate(
         edges.push((Edge { from: NodeId(from), arm, to: NodeId(to), schema }, c));
     }
 
-    // Branch arms.
+    // Branch arms (only when every connection could be read: one that could
+    // not may be the arm's).
     for (i, op) in ops.iter().enumerate() {
-        if op.operation_type.value != OperationType::Branch {
+        if !graph_complete || op.operation_type.value != OperationType::Branch {
             continue;
         }
         let missing: Vec<Arm> = [Arm::True, Arm::False].into_iter().filter(|a| !outputs.contains_key(&(i, Some(*a)))).collect();
@@ -195,7 +197,10 @@ pub(crate) fn validate(
         let attempted = |a: Arm| {
             def.connections.iter().any(|c| c.from.name.value == op.name.value && c.from.arm.as_ref().map(|x| x.value) == Some(a))
         };
-        for a in missing.into_iter().filter(|a| !attempted(*a)) {
+        // A connection from the branch without `arm` is reported on its own; the
+        // fix is to add the arm, so do not also call the arms unconnected.
+        let armless = def.connections.iter().any(|c| c.from.name.value == op.name.value && c.from.arm.is_none());
+        for a in missing.into_iter().filter(|a| !attempted(*a) && !armless) {
             let name = &op.name.value;
             d.push_op(
                 op.name.pos,
@@ -319,7 +324,7 @@ fn check_module_presence(op: &Operation, d: &mut Diagnostics) {
 fn resolve_endpoint(
     name: &Spanned<String>,
     index: &HashMap<&str, usize>,
-    dropped: &[String],
+    info: &DecodeInfo,
     side: &str,
     d: &mut Diagnostics,
 ) -> Option<usize> {
@@ -327,7 +332,7 @@ fn resolve_endpoint(
         return Some(i);
     }
     // An operation that had its own problem reported: do not report it again.
-    if dropped.iter().any(|n| *n == name.value) {
+    if info.names_incomplete || info.dropped.iter().any(|n| *n == name.value) {
         return None;
     }
     let names: Vec<&str> = index.keys().copied().collect();

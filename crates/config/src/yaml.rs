@@ -155,9 +155,14 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     let mut nodes = 0usize;
 
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| YamlError {
-            pos: Pos { line: e.marker().line(), column: e.marker().col() + 1 },
-            message: format!("this is not valid YAML ({}); fix the syntax here", e.info()),
+        let (event, span) = event.map_err(|e| {
+            let pos = Pos { line: e.marker().line(), column: e.marker().col() + 1 };
+            let message = if e.info().contains("recursion limit") {
+                format!("the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5")
+            } else {
+                format!("this is not valid YAML ({}); fix the syntax here", e.info())
+            };
+            YamlError { pos, message }
         })?;
         let pos = pos_of(&span);
         let done: Option<(Node, usize)> = match event {
