@@ -20,12 +20,15 @@ pub struct Cli {
 pub enum Command {
     /// Build an operator (Rust crate or Python module) into a WebAssembly component.
     Build(commands::build::BuildArgs),
+    /// Check a graph definition and print every problem as `file:line:col: message`.
+    Validate(commands::validate::ValidateArgs),
 }
 
 impl Command {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
         match self {
             Command::Build(args) => args.execute(),
+            Command::Validate(args) => args.execute(),
         }
     }
 }
