@@ -58,3 +58,37 @@ fn celsius_to_fahrenheit(input: DataModel) -> Result<DataModel, Error> {
     message.payload = BufferOrBytes::Bytes(bytes);
     Ok(DataModel::Message(message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_graph_sdk::testing::{self, Buffer};
+
+    #[test]
+    fn adds_fahrenheit() {
+        testing::reset();
+        assert!(convert_init(testing::configuration(&[])));
+        let mut message = testing::message(Vec::new());
+        message.payload = BufferOrBytes::Buffer(Buffer::new(br#"{"temperature":{"value":100}}"#.to_vec()));
+        let out = celsius_to_fahrenheit(DataModel::Message(message)).unwrap();
+        assert_eq!(
+            testing::payload(&out),
+            br#"{"temperature":{"value_fahrenheit":212.0,"original_celsius":100.0}}"#
+        );
+        let out = celsius_to_fahrenheit(testing::data(br#"{"temperature":{"value":-40}}"#.to_vec())).unwrap();
+        assert_eq!(
+            testing::payload(&out),
+            br#"{"temperature":{"value_fahrenheit":-40.0,"original_celsius":-40.0}}"#
+        );
+        assert_eq!(testing::counter("requests"), 2);
+    }
+
+    #[test]
+    fn other_payloads_are_errors() {
+        testing::reset();
+        let err = celsius_to_fahrenheit(testing::data(br#"{"humidity":{"value":3}}"#.to_vec())).unwrap_err();
+        assert!(err.message.starts_with(r#"payload is not {"temperature":{"value":<number>}}"#), "{}", err.message);
+        let err = celsius_to_fahrenheit(DataModel::BufferOrBytes(BufferOrBytes::Bytes(Vec::new()))).unwrap_err();
+        assert_eq!(err.message, "expected a message");
+    }
+}
