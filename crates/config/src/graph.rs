@@ -135,7 +135,9 @@ impl Graph {
 
     /// The source nodes.
     pub fn sources(&self) -> impl Iterator<Item = &Node> + '_ {
-        self.nodes.iter().filter(|n| n.kind == OperationType::Source)
+        self.nodes
+            .iter()
+            .filter(|n| n.kind == OperationType::Source)
     }
 
     /// The sink nodes.
@@ -161,7 +163,11 @@ impl Graph {
     /// left out, or is an error if `required`. Values that match no declared
     /// parameter are passed on too (AIO hands modules the deployment's
     /// configuration as is), after the declared ones, sorted by key.
-    pub fn init_properties(&self, operation: &str, values: &HashMap<String, String>) -> Result<Vec<(String, String)>, Error> {
+    pub fn init_properties(
+        &self,
+        operation: &str,
+        values: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, Error> {
         let Some(node) = self.find(operation) else {
             return Err(Error::new(
                 &self.file,
@@ -175,7 +181,9 @@ impl Graph {
 
     /// The schemas reaching `operation` through its incoming connections.
     pub fn module_schemas(&self, operation: &str) -> Vec<ModuleSchema> {
-        self.find(operation).map(|n| n.schemas.clone()).unwrap_or_default()
+        self.find(operation)
+            .map(|n| n.schemas.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -197,10 +205,17 @@ pub(crate) fn properties_for(
         // Both spellings count as used, so neither is passed on a second time.
         used.push(p.key.value.as_str());
         used.push(p.name.value.as_str());
-        match given.map(|(_, v)| v.clone()).or_else(|| p.default.as_ref().map(|d| d.value.clone())) {
+        match given
+            .map(|(_, v)| v.clone())
+            .or_else(|| p.default.as_ref().map(|d| d.value.clone()))
+        {
             Some(v) => out.push((p.key.value.clone(), v)),
             None if p.required => {
-                let alias = if p.name.value != p.key.value { format!(" (or `{}`)", p.name.value) } else { String::new() };
+                let alias = if p.name.value != p.key.value {
+                    format!(" (or `{}`)", p.name.value)
+                } else {
+                    String::new()
+                };
                 return Err(Error::new(
                     file,
                     p.key.pos,
@@ -215,8 +230,11 @@ pub(crate) fn properties_for(
             None => {}
         }
     }
-    let mut extra: Vec<(String, String)> =
-        values.iter().filter(|(k, _)| !used.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut extra: Vec<(String, String)> = values
+        .iter()
+        .filter(|(k, _)| !used.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     extra.sort();
     out.extend(extra);
     Ok(out)

@@ -232,8 +232,13 @@ pub enum OperatorKind {
 
 impl OperatorKind {
     /// All kinds.
-    pub const ALL: [OperatorKind; 5] =
-        [OperatorKind::Map, OperatorKind::Filter, OperatorKind::Branch, OperatorKind::Accumulate, OperatorKind::Delay];
+    pub const ALL: [OperatorKind; 5] = [
+        OperatorKind::Map,
+        OperatorKind::Filter,
+        OperatorKind::Branch,
+        OperatorKind::Accumulate,
+        OperatorKind::Delay,
+    ];
 
     /// The interface name, e.g. `map`.
     pub fn as_str(self) -> &'static str {

@@ -137,12 +137,24 @@ pub(crate) struct YamlError {
 }
 
 fn pos_of(span: &Span) -> Pos {
-    Pos { line: span.start.line(), column: span.start.col() + 1 }
+    Pos {
+        line: span.start.line(),
+        column: span.start.col() + 1,
+    }
 }
 
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node> },
-    Map { pos: Pos, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
 }
 
 /// Reads one YAML document. `Ok(None)` for a file with no document (empty or only
@@ -215,7 +227,12 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
         let Some((node, anchor)) = done else { continue };
         nodes += 1;
         if nodes > MAX_NODES {
-            return Err(YamlError { pos, message: format!("the file has more than {MAX_NODES} values; a graph definition is far smaller") });
+            return Err(YamlError {
+                pos,
+                message: format!(
+                    "the file has more than {MAX_NODES} values; a graph definition is far smaller"
+                ),
+            });
         }
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
@@ -226,7 +243,11 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => {
                     if !matches!(node.kind, Kind::Scalar(_)) {
-                        return Err(YamlError { pos: node.pos, message: "a mapping key must be a plain string, not a list or mapping".into() });
+                        return Err(YamlError {
+                            pos: node.pos,
+                            message: "a mapping key must be a plain string, not a list or mapping"
+                                .into(),
+                        });
                     }
                     *key = Some(node);
                 }
@@ -241,7 +262,12 @@ fn count(node: &Node) -> usize {
     match &node.kind {
         Kind::Scalar(_) => 1,
         Kind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
+        Kind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count(k) + count(v))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -280,7 +306,9 @@ mod tests {
         let n = parse("a:\n  b: \"x\"\n").unwrap().unwrap();
         let Kind::Map(e) = &n.kind else { panic!() };
         assert_eq!(e[0].0.pos, Pos { line: 1, column: 1 });
-        let Kind::Map(inner) = &e[0].1.kind else { panic!() };
+        let Kind::Map(inner) = &e[0].1.kind else {
+            panic!()
+        };
         assert_eq!(inner[0].0.pos, Pos { line: 2, column: 3 });
         assert_eq!(inner[0].1.pos, Pos { line: 2, column: 6 });
     }

@@ -35,11 +35,19 @@ impl ValidateArgs {
                     println!("{e}");
                 }
                 let n = errors.len();
-                eprintln!("{}: {n} error{}", self.graph.display(), if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "{}: {n} error{}",
+                    self.graph.display(),
+                    if n == 1 { "" } else { "s" }
+                );
                 return Ok(ExitCode::from(1));
             }
         };
-        let mut unknown: Vec<&str> = values.keys().filter(|op| graph.find(op).is_none()).map(String::as_str).collect();
+        let mut unknown: Vec<&str> = values
+            .keys()
+            .filter(|op| graph.find(op).is_none())
+            .map(String::as_str)
+            .collect();
         if !unknown.is_empty() {
             unknown.sort();
             for op in unknown {
@@ -63,7 +71,9 @@ impl ValidateArgs {
     /// exports read from the component binary by `wasmparser`. A catalog backed
     /// by the host (wasmtime) or by an OCI registry plugs in here.
     fn module_catalog(&self) -> Option<Box<dyn ModuleCatalog>> {
-        self.modules.as_ref().map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
+        self.modules
+            .as_ref()
+            .map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
     }
 }
 
@@ -79,7 +89,10 @@ fn parse_params(params: &[String]) -> anyhow::Result<ParameterValues> {
         let Some((operation, key, value)) = parsed else {
             anyhow::bail!("--param '{param}': expected OPERATION.KEY=VALUE");
         };
-        values.entry(operation.to_string()).or_default().insert(key.to_string(), value.to_string());
+        values
+            .entry(operation.to_string())
+            .or_default()
+            .insert(key.to_string(), value.to_string());
     }
     Ok(values)
 }
@@ -90,7 +103,11 @@ mod tests {
 
     #[test]
     fn params_split_at_the_last_dot() {
-        let v = parse_params(&["module-temperature/filter.lower.bound=-40".into(), "a.b=".into()]).unwrap();
+        let v = parse_params(&[
+            "module-temperature/filter.lower.bound=-40".into(),
+            "a.b=".into(),
+        ])
+        .unwrap();
         assert_eq!(v["module-temperature/filter.lower"]["bound"], "-40");
         assert_eq!(v["a"]["b"], "");
         assert!(parse_params(&["nodot=1".into()]).is_err());

@@ -37,10 +37,28 @@ fn every_prefix_of_every_file_is_handled() {
 
 #[test]
 fn empty_and_degenerate_documents_are_errors() {
-    for text in ["", "   \n\n", "# just a comment\n", "---\n", "null", "~", "42", "\"text\"", "[]", "{}", "- a\n- b\n", "true", "...\n"] {
+    for text in [
+        "",
+        "   \n\n",
+        "# just a comment\n",
+        "---\n",
+        "null",
+        "~",
+        "42",
+        "\"text\"",
+        "[]",
+        "{}",
+        "- a\n- b\n",
+        "true",
+        "...\n",
+    ] {
         let errors = check(text.as_bytes()).expect_err(text);
         assert!(!errors.is_empty(), "{text:?}");
-        assert!(errors[0].to_string().starts_with("fuzz.yaml:"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().starts_with("fuzz.yaml:"),
+            "{}",
+            errors[0]
+        );
     }
     let e = check(b"").unwrap_err();
     assert_eq!(e[0].rule, Rule::Syntax);
@@ -52,7 +70,14 @@ fn non_utf8_is_reported_at_its_line() {
     let text = std::fs::read(data("valid/graph-simple.yaml")).unwrap();
     let mut bytes = text.clone();
     // Corrupt the first byte of line 3.
-    let line3 = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0 + 1;
+    let line3 = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
     bytes.insert(line3 + 2, 0xFF);
     let e = check(&bytes).unwrap_err();
     assert_eq!(e.len(), 1);
@@ -70,12 +95,30 @@ fn non_utf8_is_reported_at_its_line() {
 
 #[test]
 fn wrong_types_everywhere_are_errors_not_panics() {
-    let replacements = ["[1, 2]", "{a: b}", "42", "4.5", "true", "null", "\"\"", "[]", "{}", "*nowhere", "&a x", "!!binary aGk="];
+    let replacements = [
+        "[1, 2]",
+        "{a: b}",
+        "42",
+        "4.5",
+        "true",
+        "null",
+        "\"\"",
+        "[]",
+        "{}",
+        "*nowhere",
+        "&a x",
+        "!!binary aGk=",
+    ];
     for file in all_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
-            let Some(colon) = line.find(": ").or_else(|| line.ends_with(':').then(|| line.len() - 1)) else { continue };
+            let Some(colon) = line
+                .find(": ")
+                .or_else(|| line.ends_with(':').then(|| line.len() - 1))
+            else {
+                continue;
+            };
             for r in replacements {
                 let mut mutated: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
                 mutated[i] = format!("{}: {r}", &line[..colon]);
@@ -100,17 +143,24 @@ fn scrambled_input_never_panics() {
     };
     for _ in 0..3000 {
         let len = (next() % 80) as usize;
-        let s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        let s: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
         let _ = check(s.as_bytes());
     }
     // Splice fragments of real files together.
-    let texts: Vec<String> = all_files().iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let texts: Vec<String> = all_files()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
     for _ in 0..1000 {
         let a = &texts[(next() % texts.len() as u64) as usize];
         let b = &texts[(next() % texts.len() as u64) as usize];
         let ca = (next() % (a.len() as u64 + 1)) as usize;
         let cb = (next() % (b.len() as u64 + 1)) as usize;
-        let (Some(x), Some(y)) = (a.get(..ca), b.get(cb..)) else { continue };
+        let (Some(x), Some(y)) = (a.get(..ca), b.get(cb..)) else {
+            continue;
+        };
         let _ = check(format!("{x}{y}").as_bytes());
     }
 }
@@ -135,5 +185,7 @@ fn huge_nesting_and_alias_bombs_are_refused() {
 fn missing_file_is_an_error() {
     let e = GraphDefinition::load(Path::new("/nonexistent/graph.yaml")).unwrap_err();
     assert!(e[0].message.contains("cannot read"));
-    assert!(e[0].to_string().starts_with("/nonexistent/graph.yaml:1:1: "));
+    assert!(e[0]
+        .to_string()
+        .starts_with("/nonexistent/graph.yaml:1:1: "));
 }

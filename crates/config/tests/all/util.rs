@@ -1,7 +1,9 @@
 use std::path::{Path, PathBuf};
 
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// The `*.yaml` files directly in `dir`, sorted.
@@ -18,7 +20,9 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 /// A component whose top level exports an (empty) instance under each given
 /// `wasm-graph:processor/<kind>@1.1.0` name.
 pub fn component(kinds: &[&str]) -> Vec<u8> {
-    use wasm_encoder::{Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection};
+    use wasm_encoder::{
+        Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
+    };
     let mut c = Component::new();
     let mut instances = ComponentInstanceSection::new();
     for _ in kinds {
@@ -29,7 +33,12 @@ pub fn component(kinds: &[&str]) -> Vec<u8> {
     }
     let mut exports = ComponentExportSection::new();
     for (i, k) in kinds.iter().enumerate() {
-        exports.export(format!("wasm-graph:processor/{k}@1.1.0").as_str(), ComponentExportKind::Instance, i as u32, None);
+        exports.export(
+            format!("wasm-graph:processor/{k}@1.1.0").as_str(),
+            ComponentExportKind::Instance,
+            i as u32,
+            None,
+        );
     }
     if !kinds.is_empty() {
         c.section(&exports);
