@@ -286,7 +286,7 @@ fn check_signature(kind: Kind, func: &ItemFn) -> syn::Result<()> {
     }
     let count = sig.inputs.len();
     if count != kind.arity() {
-        let span = if count == 0 { sig.paren_token.span.join() } else { sig.inputs.span() };
+        let span = sig.ident.span();
         let params = match count {
             1 => "1 parameter".to_string(),
             n => format!("{n} parameters"),
