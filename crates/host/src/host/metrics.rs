@@ -1,0 +1,37 @@
+//! The `metrics` interface, recorded in the runtime's [`MetricsRegistry`](crate::MetricsRegistry).
+
+use crate::bindings::imports::metrics::{self, CounterValue, HistogramValue, Label, MetricsError};
+use crate::state::Api;
+
+fn labels(labels: Option<Vec<Label>>) -> Vec<(String, String)> {
+    labels.unwrap_or_default().into_iter().map(|l| (l.key, l.value)).collect()
+}
+
+fn to_wit(e: crate::MetricsError) -> MetricsError {
+    MetricsError::IncompatibleType(e.to_string())
+}
+
+impl metrics::Host for Api<'_> {
+    fn add_to_counter(
+        &mut self,
+        name: String,
+        value: CounterValue,
+        l: Option<Vec<Label>>,
+    ) -> wasmtime::Result<Result<(), MetricsError>> {
+        let CounterValue::U64(v) = value;
+        Ok(self.ctx.services.metrics.add_to_counter(&name, v, labels(l)).map_err(to_wit))
+    }
+
+    fn record_to_histogram(
+        &mut self,
+        name: String,
+        value: HistogramValue,
+        l: Option<Vec<Label>>,
+    ) -> wasmtime::Result<Result<(), MetricsError>> {
+        let v = match value {
+            HistogramValue::F64(v) => v,
+            HistogramValue::U64(v) => v as f64,
+        };
+        Ok(self.ctx.services.metrics.record_to_histogram(&name, v, labels(l)).map_err(to_wit))
+    }
+}

@@ -1,0 +1,19 @@
+//! Implementations of the imports of `wasm-graph:processor@1.1.0`, one file per
+//! interface, all on the narrow [`Api`](crate::state::Api) view.
+
+pub(crate) mod buffer;
+pub(crate) mod command_invoker;
+pub(crate) mod logger;
+pub(crate) mod metrics;
+pub(crate) mod schema_registry;
+pub(crate) mod state_store;
+pub(crate) mod stdio;
+
+use crate::bindings::imports::{hybrid_logical_clock, rpc_types, schema_types, state_store_types};
+use crate::state::Api;
+
+// Interfaces that only define types: their instances are empty.
+impl hybrid_logical_clock::Host for Api<'_> {}
+impl state_store_types::Host for Api<'_> {}
+impl schema_types::Host for Api<'_> {}
+impl rpc_types::Host for Api<'_> {}

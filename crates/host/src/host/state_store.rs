@@ -1,0 +1,79 @@
+//! The `state-store` interface, backed by the runtime's shared
+//! [`StateStore`](wasmgraph_state_store::StateStore). Request timeouts are
+//! ignored: every operation completes in memory. A stale fencing token becomes
+//! `state-store-error::request-error` with the store's explanation.
+
+use wasmgraph_state_store as ss;
+
+use crate::bindings::imports::state_store::{self, Duration, HybridLogicalClock, SetOptions};
+use crate::bindings::imports::state_store_types::{
+    SetConditions, StateStoreDelResponse, StateStoreError, StateStoreGetResponse, StateStoreSetResponse,
+};
+use crate::convert::{hlc_from_wit, hlc_to_wit};
+use crate::state::Api;
+
+fn options(o: SetOptions) -> ss::SetOptions {
+    ss::SetOptions {
+        conditions: match o.conditions {
+            SetConditions::OnlyIfDoesNotExist => ss::SetConditions::OnlyIfDoesNotExist,
+            SetConditions::OnlyIfEqualOrDoesNotExist => ss::SetConditions::OnlyIfEqualOrDoesNotExist,
+            SetConditions::Unconditional => ss::SetConditions::Unconditional,
+        },
+        expires: o.expires.map(|d| std::time::Duration::new(d.seconds, d.nanos)),
+    }
+}
+
+fn error(e: ss::StateStoreError) -> StateStoreError {
+    StateStoreError::RequestError(e.to_string())
+}
+
+fn del_response(r: ss::DelResponse) -> StateStoreDelResponse {
+    StateStoreDelResponse { response: r.deleted, version: r.version.as_ref().map(hlc_to_wit) }
+}
+
+impl state_store::Host for Api<'_> {
+    fn get(
+        &mut self,
+        key: Vec<u8>,
+        _timeout: Option<Duration>,
+    ) -> wasmtime::Result<Result<StateStoreGetResponse, StateStoreError>> {
+        let r = self.ctx.services.state_store.get(&key);
+        Ok(Ok(StateStoreGetResponse { response: r.value, version: r.version.as_ref().map(hlc_to_wit) }))
+    }
+
+    fn set(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        _timeout: Option<Duration>,
+        fencing_token: Option<HybridLogicalClock>,
+        o: SetOptions,
+    ) -> wasmtime::Result<Result<StateStoreSetResponse, StateStoreError>> {
+        let token = fencing_token.map(hlc_from_wit);
+        let r = self.ctx.services.state_store.set(&key, &value, token.as_ref(), options(o));
+        Ok(r
+            .map(|r| StateStoreSetResponse { response: r.written, version: r.version.as_ref().map(hlc_to_wit) })
+            .map_err(error))
+    }
+
+    fn del(
+        &mut self,
+        key: Vec<u8>,
+        fencing_token: Option<HybridLogicalClock>,
+        _timeout: Option<Duration>,
+    ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
+        let token = fencing_token.map(hlc_from_wit);
+        Ok(self.ctx.services.state_store.del(&key, token.as_ref()).map(del_response).map_err(error))
+    }
+
+    fn vdel(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        fencing_token: Option<HybridLogicalClock>,
+        _timeout: Option<Duration>,
+    ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
+        let token = fencing_token.map(hlc_from_wit);
+        Ok(self.ctx.services.state_store.vdel(&key, &value, token.as_ref()).map(del_response).map_err(error))
+    }
+}

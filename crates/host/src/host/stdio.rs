@@ -1,0 +1,139 @@
+//! Guest stdout and stderr, forwarded to `tracing` line by line.
+//!
+//! Each complete line a module writes becomes one event with target
+//! `wasmgraph::module::stdout` (INFO) or `wasmgraph::module::stderr` (WARN) and
+//! the field `operation`. A line longer than 16 KiB is emitted in pieces. A
+//! partial last line is emitted when the instance is dropped.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+const MAX_LINE: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Which {
+    Stdout,
+    Stderr,
+}
+
+/// A line-buffering writer that emits tracing events.
+#[derive(Clone)]
+pub(crate) struct GuestOutput {
+    inner: Arc<Mutex<LineBuffer>>,
+}
+
+struct LineBuffer {
+    which: Which,
+    operation: Arc<str>,
+    buf: Vec<u8>,
+}
+
+impl LineBuffer {
+    fn emit(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        match self.which {
+            Which::Stdout => {
+                tracing::info!(target: "wasmgraph::module::stdout", operation = %self.operation, "{text}")
+            }
+            Which::Stderr => {
+                tracing::warn!(target: "wasmgraph::module::stderr", operation = %self.operation, "{text}")
+            }
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            self.emit(&line[..line.len() - 1]);
+        }
+        while self.buf.len() > MAX_LINE {
+            let piece: Vec<u8> = self.buf.drain(..MAX_LINE).collect();
+            self.emit(&piece);
+        }
+    }
+}
+
+impl Drop for LineBuffer {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            self.emit(&rest);
+        }
+    }
+}
+
+impl GuestOutput {
+    pub(crate) fn new(which: Which, operation: Arc<str>) -> Self {
+        GuestOutput { inner: Arc::new(Mutex::new(LineBuffer { which, operation, buf: Vec::new() })) }
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).write(bytes);
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for GuestOutput {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.write_bytes(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

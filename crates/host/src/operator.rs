@@ -1,0 +1,459 @@
+//! One live operator instance and its calls.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use wasmgraph_types::{DataModel, Hlc, Record};
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::bindings::exports;
+use crate::convert::{self, InvalidOutput};
+use crate::host::stdio::{GuestOutput, Which};
+use crate::runtime::EPOCH_TICK;
+use crate::state::{ApiCtx, MemoryLimiter, StoreState};
+use crate::{CallError, CallErrorKind, HostError, Module, Runtime};
+
+/// The operator interfaces of `wasm-graph:processor@1.1.0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OperatorKind {
+    /// `map`
+    Map,
+    /// `filter`
+    Filter,
+    /// `branch`
+    Branch,
+    /// `accumulate`
+    Accumulate,
+    /// `delay`
+    Delay,
+}
+
+impl OperatorKind {
+    /// All kinds.
+    pub const ALL: [OperatorKind; 5] =
+        [OperatorKind::Map, OperatorKind::Filter, OperatorKind::Branch, OperatorKind::Accumulate, OperatorKind::Delay];
+
+    /// The WIT interface name: `map`, `filter`, `branch`, `accumulate`, `delay`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorKind::Map => "map",
+            OperatorKind::Filter => "filter",
+            OperatorKind::Branch => "branch",
+            OperatorKind::Accumulate => "accumulate",
+            OperatorKind::Delay => "delay",
+        }
+    }
+}
+
+impl fmt::Display for OperatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an operator kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown operator kind {0:?} (expected map, filter, branch, accumulate or delay)")]
+pub struct UnknownOperatorKind(pub String);
+
+impl FromStr for OperatorKind {
+    type Err = UnknownOperatorKind;
+
+    /// Accepts the interface names in any case (`map`, `Map`, `MAP`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OperatorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownOperatorKind(s.to_string()))
+    }
+}
+
+/// A schema handed to an operator at init (WIT `module-schema`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleSchema {
+    /// Schema name.
+    pub name: String,
+    /// Its content type, e.g. `application/schema+json`.
+    pub content_type: String,
+    /// The schema text.
+    pub content: String,
+}
+
+/// What an operator instance is started with.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// The graph operation's name (used in logs and errors).
+    pub operation: String,
+    /// Which exported interface to call.
+    pub kind: OperatorKind,
+    /// The operation's parameters, passed to `init`.
+    pub properties: Vec<(String, String)>,
+    /// Schemas passed to `init`.
+    pub schemas: Vec<ModuleSchema>,
+}
+
+/// Counters of one operator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OperatorStats {
+    /// Calls made (successful or not).
+    pub calls: u64,
+    /// Calls where the module returned an error.
+    pub returned_errors: u64,
+    /// Calls that trapped.
+    pub traps: u64,
+    /// Calls that ran out of time.
+    pub timeouts: u64,
+    /// Calls that ran out of memory.
+    pub out_of_memory: u64,
+    /// Calls whose result the host could not accept.
+    pub invalid_outputs: u64,
+    /// Times the instance was thrown away and re-created.
+    pub recreations: u64,
+}
+
+impl OperatorStats {
+    /// Failed calls of all kinds.
+    pub fn errors(&self) -> u64 {
+        self.returned_errors + self.traps + self.timeouts + self.out_of_memory + self.invalid_outputs
+    }
+
+    fn count(&mut self, kind: CallErrorKind) {
+        match kind {
+            CallErrorKind::Returned => self.returned_errors += 1,
+            CallErrorKind::Trap => self.traps += 1,
+            CallErrorKind::Timeout => self.timeouts += 1,
+            CallErrorKind::OutOfMemory => self.out_of_memory += 1,
+            CallErrorKind::InvalidOutput => self.invalid_outputs += 1,
+        }
+    }
+}
+
+enum Guest {
+    Map(exports::map::Guest),
+    Filter(exports::filter::Guest),
+    Branch(exports::branch::Guest),
+    Accumulate(exports::accumulate::Guest),
+    Delay(exports::delay::Guest),
+}
+
+struct Live {
+    store: Store<StoreState>,
+    guest: Guest,
+}
+
+/// One live instance of a module, running one operation. Used by one thread at a
+/// time (`Send`, not `Sync`). A call that traps, times out or runs out of memory
+/// throws the instance away; a fresh one is created and initialised before the
+/// call returns, so the next call works.
+pub struct Operator {
+    runtime: Runtime,
+    module: Module,
+    config: OperatorConfig,
+    operation: Arc<str>,
+    live: Option<Live>,
+    stats: OperatorStats,
+}
+
+enum Failure {
+    Wasm(wasmtime::Error),
+    Returned(String),
+    Invalid(String),
+}
+
+impl From<wasmtime::Error> for Failure {
+    fn from(e: wasmtime::Error) -> Self {
+        Failure::Wasm(e)
+    }
+}
+
+impl From<InvalidOutput> for Failure {
+    fn from(e: InvalidOutput) -> Self {
+        Failure::Invalid(e.0)
+    }
+}
+
+fn returned<T>(r: Result<T, exports::map::Error>) -> Result<T, Failure> {
+    r.map_err(|e| Failure::Returned(e.message))
+}
+
+impl Operator {
+    /// Create an instance of `module` for `config.operation` and call its
+    /// `init`. Fails if the module lacks the interface of `config.kind`, cannot
+    /// be instantiated, or its `init` returns false or fails.
+    pub fn instantiate(rt: &Runtime, module: &Module, config: OperatorConfig) -> Result<Operator, HostError> {
+        if !module.exports_kind(config.kind) {
+            let exports = module.exports();
+            return Err(HostError::MissingExport {
+                operation: config.operation.clone(),
+                kind: config.kind,
+                module: module.name().to_string(),
+                exports: if exports.is_empty() {
+                    "no operator interface".to_string()
+                } else {
+                    exports.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                },
+            });
+        }
+        let operation: Arc<str> = config.operation.as_str().into();
+        let mut op = Operator {
+            runtime: rt.clone(),
+            module: module.clone(),
+            config,
+            operation,
+            live: None,
+            stats: OperatorStats::default(),
+        };
+        op.live = Some(op.start()?);
+        Ok(op)
+    }
+
+    /// The operation this instance runs.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// The interface it calls.
+    pub fn kind(&self) -> OperatorKind {
+        self.config.kind
+    }
+
+    /// Call and failure counters.
+    pub fn stats(&self) -> OperatorStats {
+        self.stats
+    }
+
+    /// Call `map.process` with the record's data.
+    pub fn map(&mut self, record: &Record) -> Result<DataModel, CallError> {
+        self.call(Some(&record.time), |store, guest| {
+            let Guest::Map(g) = guest else { return Err(wrong_kind()) };
+            let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
+            let out = returned(g.call_process(&mut *store, &arg)?)?;
+            Ok(convert::lift(&mut store.data_mut().table, out)?)
+        })
+    }
+
+    /// Call `filter.process`; true keeps the record.
+    pub fn filter(&mut self, record: &Record) -> Result<bool, CallError> {
+        self.call(Some(&record.time), |store, guest| {
+            let Guest::Filter(g) = guest else { return Err(wrong_kind()) };
+            let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
+            returned(g.call_process(&mut *store, &arg)?)
+        })
+    }
+
+    /// Call `branch.process` with `record.time` as the clock argument; false is
+    /// arm "False", true arm "True".
+    pub fn branch(&mut self, record: &Record) -> Result<bool, CallError> {
+        self.call(Some(&record.time), |store, guest| {
+            let Guest::Branch(g) = guest else { return Err(wrong_kind()) };
+            let time = convert::hlc_to_wit(&record.time);
+            let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
+            returned(g.call_process(&mut *store, &time, &arg)?)
+        })
+    }
+
+    /// Call `accumulate.process(staged, batch)` and return the new staged value.
+    /// The record time seen by the module's log lines is that of the first
+    /// record of the batch.
+    pub fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, CallError> {
+        let time = batch.first().map(|r| r.time.clone());
+        self.call(time.as_ref(), |store, guest| {
+            let Guest::Accumulate(g) = guest else { return Err(wrong_kind()) };
+            let table = &mut store.data_mut().table;
+            let staged = convert::lower(table, &staged)?;
+            let mut items = Vec::with_capacity(batch.len());
+            for r in batch {
+                items.push(convert::lower(table, &r.data)?);
+            }
+            let out = returned(g.call_process(&mut *store, &staged, &items)?)?;
+            Ok(convert::lift(&mut store.data_mut().table, out)?)
+        })
+    }
+
+    /// Call `delay.process` with the record and its time; returns the time the
+    /// module chose (the caller checks it is not earlier).
+    pub fn delay(&mut self, record: &Record) -> Result<Hlc, CallError> {
+        self.call(Some(&record.time), |store, guest| {
+            let Guest::Delay(g) = guest else { return Err(wrong_kind()) };
+            let time = convert::hlc_to_wit(&record.time);
+            let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
+            let out = returned(g.call_process(&mut *store, &arg, &time)?)?;
+            Ok(convert::hlc_from_wit(out))
+        })
+    }
+
+    fn call<R>(
+        &mut self,
+        time: Option<&Hlc>,
+        f: impl FnOnce(&mut Store<StoreState>, &Guest) -> Result<R, Failure>,
+    ) -> Result<R, CallError> {
+        self.stats.calls += 1;
+        if self.live.is_none() {
+            // A previous re-creation failed; try again for this record.
+            match self.start() {
+                Ok(live) => {
+                    self.stats.recreations += 1;
+                    self.live = Some(live);
+                }
+                Err(e) => {
+                    self.stats.traps += 1;
+                    return Err(CallError::new(CallErrorKind::Trap, format!("no instance: {e}")));
+                }
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Err(CallError::new(CallErrorKind::Trap, "no instance"));
+        };
+        prepare(&mut live.store, time, self.runtime.config().call_timeout);
+        let outcome = f(&mut live.store, &live.guest);
+        live.store.data_mut().api.record_time = None;
+        let error = match outcome {
+            Ok(r) => return Ok(r),
+            Err(Failure::Returned(m)) => CallError::new(CallErrorKind::Returned, m),
+            Err(Failure::Invalid(m)) => CallError::new(CallErrorKind::InvalidOutput, m),
+            Err(Failure::Wasm(e)) => classify(&e, live.store.data().limiter.exceeded, self.runtime.config()),
+        };
+        self.stats.count(error.kind);
+        if matches!(error.kind, CallErrorKind::Trap | CallErrorKind::Timeout | CallErrorKind::OutOfMemory) {
+            self.live = None;
+            match self.start() {
+                Ok(live) => {
+                    self.stats.recreations += 1;
+                    self.live = Some(live);
+                }
+                Err(e) => {
+                    tracing::error!(operation = %self.operation, "cannot re-create the instance after a failed call: {e}");
+                    return Err(CallError::new(
+                        error.kind,
+                        format!("{}; re-creating the instance failed: {e}", error.message),
+                    ));
+                }
+            }
+        }
+        Err(error)
+    }
+
+    /// A fresh store and instance, with `init` called.
+    fn start(&self) -> Result<Live, HostError> {
+        let rt = &self.runtime.inner;
+        let module = &self.module.inner;
+        let fail = |message: String| HostError::Instantiate {
+            operation: self.config.operation.clone(),
+            module: module.name.clone(),
+            message,
+        };
+        // WASI: no preopens, no environment, no arguments, stdin closed, every
+        // network address denied and name lookup off; stdout and stderr go to
+        // tracing.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone()))
+            .stderr(GuestOutput::new(Which::Stderr, self.operation.clone()))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = StoreState {
+            table: wasmtime::component::ResourceTable::new(),
+            wasi,
+            api: ApiCtx { operation: self.operation.clone(), record_time: None, services: rt.services.clone() },
+            limiter: MemoryLimiter { limit: rt.config.memory_limit, total: 0, exceeded: false },
+        };
+        let mut store = Store::new(&rt.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(rt.config.call_timeout));
+        let instance = module.pre.instantiate(&mut store).map_err(|e| {
+            if store.data().limiter.exceeded {
+                fail(format!("the module needs more than the memory limit of {} bytes: {e:#}", rt.config.memory_limit))
+            } else {
+                fail(format!("{e:#}"))
+            }
+        })?;
+        let i = &module.indices;
+        let missing = || fail(format!("module does not export the {} interface", self.config.kind));
+        let load_err = |e: wasmtime::Error| fail(format!("{e:#}"));
+        let guest = match self.config.kind {
+            OperatorKind::Map => Guest::Map(i.map.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?),
+            OperatorKind::Filter => {
+                Guest::Filter(i.filter.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
+            OperatorKind::Branch => {
+                Guest::Branch(i.branch.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
+            OperatorKind::Accumulate => Guest::Accumulate(
+                i.accumulate.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?,
+            ),
+            OperatorKind::Delay => {
+                Guest::Delay(i.delay.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
+        };
+        let configuration = convert::configuration(&self.config);
+        prepare(&mut store, None, rt.config.call_timeout);
+        let accepted = match &guest {
+            Guest::Map(g) => g.call_init(&mut store, &configuration),
+            Guest::Filter(g) => g.call_init(&mut store, &configuration),
+            Guest::Branch(g) => g.call_init(&mut store, &configuration),
+            Guest::Accumulate(g) => g.call_init(&mut store, &configuration),
+            Guest::Delay(g) => g.call_init(&mut store, &configuration),
+        };
+        match accepted {
+            Ok(true) => Ok(Live { store, guest }),
+            Ok(false) => Err(HostError::InitRefused {
+                operation: self.config.operation.clone(),
+                module: module.name.clone(),
+            }),
+            Err(e) => Err(HostError::InitFailed {
+                operation: self.config.operation.clone(),
+                module: module.name.clone(),
+                error: classify(&e, store.data().limiter.exceeded, &rt.config),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operator")
+            .field("operation", &self.operation)
+            .field("kind", &self.config.kind)
+            .field("module", &self.module.name())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+fn wrong_kind() -> Failure {
+    // `Operator` only builds a `Guest` of its configured kind, so a call of
+    // another kind is a caller error, reported like a returned error.
+    Failure::Returned("this operator does not implement the requested interface".into())
+}
+
+fn ticks(timeout: std::time::Duration) -> u64 {
+    // +1: the ticker may advance the epoch right after the deadline is set.
+    (timeout.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64 + 1
+}
+
+fn prepare(store: &mut Store<StoreState>, time: Option<&Hlc>, timeout: std::time::Duration) {
+    store.data_mut().api.record_time = time.cloned();
+    store.data_mut().limiter.exceeded = false;
+    store.set_epoch_deadline(ticks(timeout));
+}
+
+fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &crate::HostConfig) -> CallError {
+    let message = format!("{e:?}");
+    if memory_exceeded {
+        return CallError::new(
+            CallErrorKind::OutOfMemory,
+            format!("the instance reached its memory limit of {} bytes: {message}", config.memory_limit),
+        );
+    }
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => CallError::new(
+            CallErrorKind::Timeout,
+            format!("the call ran longer than its budget of {:?}", config.call_timeout),
+        ),
+        _ => CallError::new(CallErrorKind::Trap, message),
+    }
+}
