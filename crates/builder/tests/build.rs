@@ -55,6 +55,16 @@ fn plain_library_without_sdk_is_not_an_operator() {
 }
 
 #[test]
+fn relative_paths_work() {
+    // cargo runs in the crate's folder, so a relative path must not be passed on as is.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let parent = crate_dir.parent().unwrap();
+    std::env::set_current_dir(parent).unwrap();
+    let reasons = not_an_operator(Path::new("builder"));
+    assert!(reasons.iter().any(|r| r.contains("must be a cdylib")), "{reasons:?}");
+}
+
+#[test]
 fn binary_crate_is_not_an_operator() {
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -77,7 +87,7 @@ fn binary_crate_is_not_an_operator() {
 fn build_mode_and_lang_parse() {
     assert_eq!("debug".parse::<BuildMode>(), Ok(BuildMode::Debug));
     assert!("fast".parse::<BuildMode>().unwrap_err().contains("release"));
-    assert!("python".parse::<wasmgraph_builder::Lang>().unwrap_err().contains("not supported yet"));
+    assert!("cobol".parse::<wasmgraph_builder::Lang>().unwrap_err().contains("rust"));
 }
 
 /// Builds the celsius-to-fahrenheit example for real (a minute or more the first

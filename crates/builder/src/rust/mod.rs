@@ -28,6 +28,8 @@ const HOST_ONLY_ENV: &[&str] = &[
 
 /// Builds the crate in `dir`; see the crate docs.
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    // Absolute, because cargo runs in the crate's folder.
+    let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let krate = metadata::read(dir)?;
     let toolchain = toolchain::find(dir, opts.toolchain)?;
     let target_dir = opts

@@ -168,7 +168,7 @@ fn newest_llvm_with_wasm_ld() -> Option<PathBuf> {
         .map(|(_, bin)| bin)
 }
 
-/// `cargo 1.96.0 (…)`, or just the program when it does not answer.
+/// `cargo 1.96.0`, or just the program when it does not answer.
 fn version(cargo: &Path, dir: &Path) -> String {
     Command::new(cargo)
         .arg("--version")
@@ -176,6 +176,7 @@ fn version(cargo: &Path, dir: &Path) -> String {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        // `cargo 1.96.0 (30a34c682 2026-05-25)` -> `cargo 1.96.0`
+        .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().take(2).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| cargo.display().to_string())
 }
