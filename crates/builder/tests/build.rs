@@ -50,7 +50,7 @@ fn plain_library_without_sdk_is_not_an_operator() {
     );
     let reasons = not_an_operator(dir.path());
     assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(reasons[0].contains("must be a cdylib"), "{reasons:?}");
+    assert!(reasons[0].contains("an operator must be a cdylib"), "{reasons:?}");
     assert!(reasons[1].contains("neither wasm_graph_sdk nor wit-bindgen"), "{reasons:?}");
 }
 
@@ -61,7 +61,7 @@ fn relative_paths_work() {
     let parent = crate_dir.parent().unwrap();
     std::env::set_current_dir(parent).unwrap();
     let reasons = not_an_operator(Path::new("builder"));
-    assert!(reasons.iter().any(|r| r.contains("must be a cdylib")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("an operator must be a cdylib")), "{reasons:?}");
 }
 
 #[test]

@@ -91,8 +91,8 @@ pub fn read(dir: &Path) -> Result<OperatorCrate, BuildError> {
             let types = if lib.crate_types.is_empty() { &lib.kind } else { &lib.crate_types };
             if !types.iter().any(|t| t == "cdylib") {
                 reasons.push(format!(
-                    "its library is a {} but must be a cdylib (add `[lib] crate-type = \
-                     [\"cdylib\"]` to Cargo.toml)",
+                    "its library's crate-type is `{}`, but an operator must be a cdylib (add \
+                     `[lib] crate-type = [\"cdylib\"]` to Cargo.toml)",
                     types.join(", ")
                 ));
             }
