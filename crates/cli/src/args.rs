@@ -22,6 +22,10 @@ pub enum Command {
     Build(commands::build::BuildArgs),
     /// Check a graph definition and print every problem as `file:line:col: message`.
     Validate(commands::validate::ValidateArgs),
+    /// Run a graph over a directory of files.
+    Run(commands::run::RunArgs),
+    /// Run graph test cases (`*.test.yaml`) and compare their output.
+    Test(commands::test::TestArgs),
 }
 
 impl Command {
@@ -29,6 +33,8 @@ impl Command {
         match self {
             Command::Build(args) => args.execute(),
             Command::Validate(args) => args.execute(),
+            Command::Run(args) => args.execute(),
+            Command::Test(args) => args.execute(),
         }
     }
 }

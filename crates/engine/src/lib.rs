@@ -17,6 +17,7 @@ mod operator;
 mod operators;
 mod plan;
 mod stats;
+pub mod wasm;
 
 pub use driver::{run, ErrorEvent, RunOptions, RunReport};
 pub use operator::{Failure, FailureKind, Operator, OperatorFactory};

@@ -2,3 +2,5 @@
 
 pub mod build;
 pub mod validate;
+pub mod run;
+pub mod test;

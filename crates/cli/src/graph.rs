@@ -1,0 +1,257 @@
+//! From a graph file and command-line settings to a running graph: shared by
+//! `wasmgraph run` and `wasmgraph test`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use wasmgraph_config::{Arm, ModuleDirectory, OperationType, ParameterValues};
+use wasmgraph_connectors::file::{record_to_json, FileSink, FileSource, FileSourceConfig};
+use wasmgraph_engine::wasm::WasmOperatorFactory;
+use wasmgraph_engine::{ErrorEvent, Input, Node, NodeKind, Plan, RunOptions, Stats};
+use wasmgraph_host::{HostConfig, MetricsRegistry, OperatorConfig, OperatorKind, Runtime, Services};
+use wasmgraph_state_store::StateStore;
+
+/// Everything needed to run a graph over a directory of files.
+#[derive(Debug, Clone)]
+pub struct FileRun {
+    pub graph: PathBuf,
+    pub modules: PathBuf,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub params: Vec<String>,
+    pub state: Option<PathBuf>,
+    pub workers: usize,
+    pub cache_dir: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// What a finished run did.
+pub struct FileRunResult {
+    pub stats: Arc<Stats>,
+    pub output_file: PathBuf,
+    pub errors_file: Option<PathBuf>,
+    pub metrics: Arc<MetricsRegistry>,
+    pub elapsed: Duration,
+}
+
+/// Parse `OPERATION.KEY=VALUE` values. The operation name may contain dots
+/// and slashes, so the key is what follows the last dot before `=`.
+pub fn parse_params(params: &[String]) -> Result<ParameterValues> {
+    let mut values: ParameterValues = HashMap::new();
+    for param in params {
+        let Some((target, value)) = param.split_once('=') else {
+            bail!("--param '{param}': expected OPERATION.KEY=VALUE");
+        };
+        let Some((operation, key)) = target.rsplit_once('.') else {
+            bail!("--param '{param}': expected OPERATION.KEY=VALUE (no '.' between operation and key)");
+        };
+        if operation.is_empty() || key.is_empty() {
+            bail!("--param '{param}': operation and key must not be empty");
+        }
+        values.entry(operation.to_string()).or_default().insert(key.to_string(), value.to_string());
+    }
+    Ok(values)
+}
+
+fn node_kind(t: OperationType) -> NodeKind {
+    match t {
+        OperationType::Source => NodeKind::Source,
+        OperationType::Sink => NodeKind::Sink,
+        OperationType::Map => NodeKind::Map,
+        OperationType::Filter => NodeKind::Filter,
+        OperationType::Branch => NodeKind::Branch,
+        OperationType::Accumulate => NodeKind::Accumulate,
+        OperationType::Concatenate => NodeKind::Concatenate,
+        OperationType::Delay => NodeKind::Delay,
+    }
+}
+
+fn operator_kind(kind: NodeKind) -> Option<OperatorKind> {
+    Some(match kind {
+        NodeKind::Map => OperatorKind::Map,
+        NodeKind::Filter => OperatorKind::Filter,
+        NodeKind::Branch => OperatorKind::Branch,
+        NodeKind::Accumulate => OperatorKind::Accumulate,
+        NodeKind::Delay => OperatorKind::Delay,
+        _ => return None,
+    })
+}
+
+/// Validate the graph (printing every problem), load its modules and build the plan.
+pub fn load_plan(
+    graph_path: &Path,
+    modules: &Path,
+    values: &ParameterValues,
+    runtime: &Runtime,
+) -> Result<Plan> {
+    let catalog = ModuleDirectory::new(modules);
+    let graph = match wasmgraph_config::load_graph(graph_path, Some(&catalog), values) {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in errors.iter() {
+                eprintln!("{e}");
+            }
+            bail!("{} has {} problem(s); nothing was run", graph_path.display(), errors.len());
+        }
+    };
+    let order: Vec<_> = graph.topological_order().collect();
+    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
+    let mut loaded: HashMap<PathBuf, wasmgraph_host::Module> = HashMap::new();
+    let mut nodes = Vec::with_capacity(order.len());
+    for node in order {
+        let kind = node_kind(node.kind);
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|e| Input { from: position[&e.from.0], arm: e.arm.map(|a| a == Arm::True) })
+            .collect();
+        let factory = match (operator_kind(kind), &node.module) {
+            (Some(op_kind), Some(module_ref)) => {
+                let path = module_ref
+                    .path
+                    .clone()
+                    .with_context(|| format!("operation '{}': module '{}' was not resolved", node.name, module_ref.reference))?;
+                let module = match loaded.get(&path) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = runtime
+                            .load(&path)
+                            .with_context(|| format!("operation '{}': loading {}", node.name, path.display()))?;
+                        loaded.insert(path.clone(), m.clone());
+                        m
+                    }
+                };
+                let config = OperatorConfig {
+                    operation: node.name.clone(),
+                    kind: op_kind,
+                    properties: node.properties.clone(),
+                    schemas: node
+                        .schemas
+                        .iter()
+                        .map(|s| wasmgraph_host::ModuleSchema {
+                            name: s.name.clone(),
+                            content_type: s.content_type.clone(),
+                            content: s.content.clone(),
+                        })
+                        .collect(),
+                };
+                Some(Arc::new(WasmOperatorFactory::new(runtime.clone(), module, config))
+                    as Arc<dyn wasmgraph_engine::OperatorFactory>)
+            }
+            _ => None,
+        };
+        nodes.push(Node { name: node.name.clone(), kind, inputs, factory });
+    }
+    Ok(Plan { nodes })
+}
+
+/// A host runtime with a state store (seeded from `state` if given).
+pub fn runtime(state: Option<&Path>, cache_dir: Option<PathBuf>) -> Result<(Runtime, Arc<MetricsRegistry>)> {
+    let store = Arc::new(StateStore::new());
+    if let Some(path) = state {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading state file {}", path.display()))?;
+        store.seed_from_json(&text).with_context(|| format!("state file {}", path.display()))?;
+    }
+    let metrics = Arc::new(MetricsRegistry::default());
+    let mut config = HostConfig::default();
+    if cache_dir.is_some() {
+        config.cache_dir = cache_dir;
+    }
+    let services = Services { state_store: store, metrics: metrics.clone(), schema_dir: None };
+    let runtime = Runtime::new(config, services).context("starting the WebAssembly host")?;
+    Ok((runtime, metrics))
+}
+
+/// Run a graph from a directory of files to `<output>/output.jsonl`; failed
+/// records go to `<output>/errors.jsonl`.
+pub fn run_files(run: &FileRun) -> Result<FileRunResult> {
+    let values = parse_params(&run.params)?;
+    let (runtime, metrics) = runtime(run.state.as_deref(), run.cache_dir.clone())?;
+    let plan = load_plan(&run.graph, &run.modules, &values, &runtime)?;
+    let source = FileSource::open(FileSourceConfig::new(&run.input))?;
+    let total = source.remaining() as u64;
+    let output_file = run.output.join("output.jsonl");
+    let errors_file = run.output.join("errors.jsonl");
+    let sink = FileSink::create(&output_file)?;
+    let _ = std::fs::remove_file(&errors_file);
+    let error_sink: Arc<Mutex<Option<FileSink>>> = Arc::new(Mutex::new(None));
+    let error_writer = error_sink.clone();
+    let error_path = errors_file.clone();
+    let on_error = Arc::new(move |event: &ErrorEvent| {
+        let mut guard = error_writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            match FileSink::create(&error_path) {
+                Ok(s) => *guard = Some(s),
+                Err(err) => {
+                    tracing::error!("cannot write failed records to {}: {err}", error_path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(out) = guard.as_mut() {
+            let line = serde_json::json!({
+                "operation": event.operation,
+                "kind": event.kind.as_str(),
+                "message": event.message,
+                "records": event.records.iter().map(record_to_json).collect::<Vec<_>>(),
+            });
+            let _ = out.write_line(&line.to_string());
+        }
+    });
+    let stats = Arc::new(Stats::for_plan(&plan));
+    let progress = (!run.quiet && total >= 200).then(|| progress_bar(stats.clone(), total));
+    let options = RunOptions { workers: run.workers, on_error: Some(on_error), ..RunOptions::default() };
+    let report = wasmgraph_engine::run(plan, Box::new(source), Box::new(sink), stats.clone(), options);
+    if let Some((bar, handle)) = progress {
+        bar.finish_and_clear();
+        let _ = handle.join();
+    }
+    let report = report?;
+    let wrote_errors = match error_sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        Some(s) => {
+            use wasmgraph_connectors::Sink;
+            s.flush()?;
+            true
+        }
+        None => false,
+    };
+    Ok(FileRunResult {
+        stats,
+        output_file,
+        errors_file: wrote_errors.then_some(errors_file),
+        metrics,
+        elapsed: report.elapsed,
+    })
+}
+
+fn progress_bar(stats: Arc<Stats>, total: u64) -> (indicatif::ProgressBar, std::thread::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files read, {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let watched = bar.clone();
+    let handle = std::thread::spawn(move || {
+        while !watched.is_finished() {
+            watched.set_position(stats.read.load(Ordering::Relaxed));
+            watched.set_message(format!("{} written", stats.written.load(Ordering::Relaxed)));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    (bar, handle)
+}
+
+/// The per-operation summary table.
+pub fn summary(stats: &Stats) -> String {
+    let width = stats.nodes.iter().map(|(n, _)| n.len()).max().unwrap_or(9).max(9);
+    let mut out = format!("{:<width$} {:>10} {:>10} {:>8}\n", "operation", "in", "out", "errors");
+    for (name, s) in &stats.nodes {
+        let (i, o, e) = s.get();
+        out.push_str(&format!("{name:<width$} {i:>10} {o:>10} {e:>8}\n"));
+    }
+    out
+}
