@@ -7,6 +7,8 @@
 
 pub mod file;
 pub mod memory;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 mod traits;
 
 pub use traits::{ConnectorError, Incoming, Poll, Sink, Source};

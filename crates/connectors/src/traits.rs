@@ -78,4 +78,12 @@ pub enum ConnectorError {
     /// The connector's settings are wrong.
     #[error("{0}")]
     Config(String),
+    /// A broker or service failed or refused us.
+    #[error("{endpoint}: {message}")]
+    Connection {
+        /// Where (`mqtt://host:port`).
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
 }
