@@ -18,6 +18,19 @@ pub enum BuildError {
         reasons: Vec<String>,
     },
 
+    /// The operator's source is wrong before any compiler ran (a Python
+    /// syntax error, a class that does not match `--app-type`).
+    #[error(
+        "{}{}: {message}",
+        file.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    Source {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
     /// No toolchain on this machine can build `wasm32-wasip2`.
     #[error("{0}")]
     NoToolchain(String),

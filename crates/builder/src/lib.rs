@@ -29,14 +29,20 @@
 //! copied to `<crate>/bin/<arch>/<mode>/<package name>.wasm`, where AIO's
 //! builders put it.
 //!
-//! Python (componentize-py) will be a sibling of the [`rust`] module.
+//! **Python** ([`Lang::Python`]): the folder holds an operator module
+//! (`<folder>.py`, or the one `.py` file defining e.g. `class Map(exports.Map)`),
+//! built by componentize-py, which is installed on demand into a project-local
+//! virtual environment; see the [`python`] module.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod app_type;
 mod error;
+pub mod python;
 pub mod rust;
 
+pub use app_type::AppType;
 pub use error::BuildError;
 
 /// Release (optimized, the default) or debug.
@@ -80,12 +86,15 @@ impl std::str::FromStr for BuildMode {
 pub enum Lang {
     /// A cargo crate using `wasm_graph_sdk` (or `wit-bindgen`).
     Rust,
+    /// A Python module built with componentize-py.
+    Python,
 }
 
 impl fmt::Display for Lang {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Lang::Rust => f.write_str("rust"),
+            Lang::Python => f.write_str("python"),
         }
     }
 }
@@ -95,8 +104,8 @@ impl std::str::FromStr for Lang {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "rust" => Ok(Lang::Rust),
-            "python" => Err("building Python operators is not supported yet".to_owned()),
-            other => Err(format!("unknown operator language `{other}`; use `rust`")),
+            "python" => Ok(Lang::Python),
+            other => Err(format!("unknown operator language `{other}`; use `rust` or `python`")),
         }
     }
 }
@@ -132,6 +141,9 @@ pub struct BuildOptions {
     /// Capture the compiler's output instead of letting it through to stderr; it
     /// is then part of the error when the build fails. For tests and tools.
     pub quiet: bool,
+    /// Python only: the operator kind (`--app-type`); `None` detects it from
+    /// the class the file defines.
+    pub app_type: Option<AppType>,
 }
 
 impl Default for BuildOptions {
@@ -143,6 +155,7 @@ impl Default for BuildOptions {
             toolchain: ToolchainChoice::Auto,
             target_dir: None,
             quiet: false,
+            app_type: None,
         }
     }
 }
@@ -176,6 +189,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     };
     match lang {
         Lang::Rust => rust::build(dir, opts),
+        Lang::Python => python::build(dir, opts),
     }
 }
 
@@ -184,11 +198,17 @@ pub fn detect_lang(dir: &Path) -> Result<Lang, BuildError> {
     if dir.join("Cargo.toml").is_file() {
         return Ok(Lang::Rust);
     }
+    if python::looks_like_operator(dir) {
+        return Ok(Lang::Python);
+    }
     Err(BuildError::NotAnOperator {
         dir: dir.to_path_buf(),
         reasons: vec![
             "it has no Cargo.toml (a Rust operator is a cargo crate with \
              `crate-type = [\"cdylib\"]` that depends on wasm_graph_sdk)"
+                .to_owned(),
+            "no .py file in it imports operator bindings or defines an operator class (a \
+             Python operator is e.g. `class Map(exports.Map)` in `<folder>.py`)"
                 .to_owned(),
         ],
     })

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wasmgraph_builder::{BuildMode, BuildOptions, Lang};
+use wasmgraph_builder::{AppType, BuildMode, BuildOptions, Lang};
 
 /// Arguments of `wasmgraph build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// The operator's folder (a Rust crate with `crate-type = ["cdylib"]` that
-    /// depends on wasm_graph_sdk).
+    /// depends on wasm_graph_sdk, or a Python operator `<folder>.py`).
     #[arg(default_value = ".")]
     pub path: PathBuf,
 
@@ -24,6 +24,11 @@ pub struct BuildArgs {
     /// The operator's language; detected from the folder when not given.
     #[arg(long, value_name = "LANG")]
     pub lang: Option<Lang>,
+
+    /// Python: the operator kind (map, filter, branch, accumulate, delay);
+    /// detected from the class the file defines when not given.
+    #[arg(long, value_name = "KIND")]
+    pub app_type: Option<AppType>,
 }
 
 impl BuildArgs {
@@ -32,6 +37,7 @@ impl BuildArgs {
             mode: self.build_mode,
             arch: self.arch,
             lang: self.lang,
+            app_type: self.app_type,
             ..BuildOptions::default()
         };
         let out = wasmgraph_builder::build(&self.path, &opts)?;
