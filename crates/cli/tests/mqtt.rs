@@ -1,0 +1,538 @@
+//! `wasmgraph run DEPLOYMENT` end to end against real MQTT brokers on
+//! 127.0.0.1: Debian's `mosquitto` (started here on free ports, with its own
+//! config and persistence folder; never the system broker) and the embedded
+//! broker (rumqttd, started by `wasmgraph run` itself).
+//!
+//! Operators: the `kinds` test guest (filter / delay / accumulate), built from
+//! `crates/test-guests/kinds` with `wasmgraph build` if it is not built yet.
+//!
+//! Every test prints its counts (`cargo test -- --nocapture` shows them).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `kinds` guest component, built once per test run when missing.
+fn kinds_module() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = root().join("crates/test-guests/kinds");
+            let find = || {
+                std::fs::read_dir(dir.join("bin/x86_64/release"))
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .find(|p| p.extension().is_some_and(|e| e == "wasm"))
+            };
+            if let Some(p) = find() {
+                return p;
+            }
+            eprintln!("building {} (first run only)", dir.display());
+            let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph")).arg("build").arg(&dir).output().unwrap();
+            assert!(
+                out.status.success(),
+                "`wasmgraph build {}` failed (scripts/setup.sh installs the guest toolchain):\n{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            find().expect("wasmgraph build produced no .wasm")
+        })
+        .clone()
+}
+
+fn mosquitto_binary() -> PathBuf {
+    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"] {
+        if Path::new(candidate).exists() {
+            return candidate.into();
+        }
+    }
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v mosquitto"]).output() {
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !p.is_empty() {
+            return p.into();
+        }
+    }
+    panic!("mosquitto is missing: these tests start their own broker; install it with scripts/setup.sh (apt-get install mosquitto)");
+}
+
+/// A mosquitto on 127.0.0.1:port with persistence in `dir`.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    conf: PathBuf,
+}
+
+impl Mosquitto {
+    fn start(dir: &Path, port: u16) -> Self {
+        let data = dir.join("mosquitto-data");
+        std::fs::create_dir_all(&data).unwrap();
+        // mosquitto drops root privileges to its own user: let it write here.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
+            let _ = std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777));
+        }
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 max_inflight_messages 1000\nmax_queued_messages 0\nlog_dest file {}/mosquitto.log\n",
+                data.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        Self::spawn(conf, port)
+    }
+
+    fn spawn(conf: PathBuf, port: u16) -> Self {
+        let child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mosquitto");
+        wait_port(port);
+        Mosquitto { child, port, conf }
+    }
+
+    /// Stop gracefully (it writes its persistence file) and start again.
+    fn restart(&mut self) {
+        terminate(&mut self.child);
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        let again = Self::spawn(self.conf.clone(), self.port);
+        *self = again;
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn terminate(child: &mut Child) {
+    unsafe_kill(child.id(), "TERM");
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+}
+
+/// A running `wasmgraph run`, its stderr going to a file.
+struct Runtime {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Runtime {
+    fn start(deployment: &Path, dir: &Path, tag: &str) -> Self {
+        let log = dir.join(format!("wasmgraph-{tag}.log"));
+        let err = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
+            .arg("run")
+            .arg(deployment)
+            .env("WASMGRAPH_CACHE_DIR", dir.join("cache"))
+            .env("RUST_LOG", "warn,wasmgraph_connectors=info")
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let rt = Runtime { child, log };
+        rt.wait_for("wasmgraph: listening on", Duration::from_secs(120));
+        rt
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for(&self, text: &str, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while !self.log().contains(text) {
+            assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(mut self) {
+        unsafe_kill(self.child.id(), "KILL");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, wait for a clean exit, return the log.
+    fn stop(mut self) -> String {
+        terminate(&mut self.child);
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = self.log();
+                assert!(status.success(), "wasmgraph exited with {status}:\n{log}");
+                return log;
+            }
+            assert!(Instant::now() < until, "wasmgraph did not stop on SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A message as a test client received it.
+#[derive(Debug, Clone)]
+struct Received {
+    topic: String,
+    payload: String,
+    user_properties: Vec<(String, String)>,
+    at: Instant,
+}
+
+/// An MQTT 5 client on its own runtime: publishes, and collects what arrives
+/// on its subscriptions (persistent session, so broker restarts lose nothing).
+struct Client {
+    rt: tokio::runtime::Runtime,
+    client: AsyncClient,
+    received: Arc<Mutex<Vec<Received>>>,
+    acks: Arc<Mutex<u64>>,
+    subscribed: Arc<Mutex<bool>>,
+}
+
+impl Client {
+    fn connect(port: u16, id: &str, subscribe: &[&str]) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_clean_start(false).set_session_expiry_interval(Some(600)).set_max_packet_size(Some(1 << 24));
+        let (client, mut eventloop) = {
+            let _g = rt.enter();
+            AsyncClient::new(options, 20_000)
+        };
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let acks = Arc::new(Mutex::new(0u64));
+        let subscribed = Arc::new(Mutex::new(subscribe.is_empty()));
+        let filters: Vec<Filter> = subscribe.iter().map(|t| Filter::new(*t, QoS::AtLeastOnce)).collect();
+        let (r, a, s, c) = (received.clone(), acks.clone(), subscribed.clone(), client.clone());
+        rt.spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if !filters.is_empty() => {
+                        let _ = c.try_subscribe_many(filters.clone());
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => *s.lock().unwrap() = true,
+                    Ok(Event::Incoming(Packet::PubAck(_))) => *a.lock().unwrap() += 1,
+                    Ok(Event::Incoming(Packet::Publish(p))) => r.lock().unwrap().push(Received {
+                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        user_properties: p.properties.map(|p| p.user_properties).unwrap_or_default(),
+                        at: Instant::now(),
+                    }),
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        let me = Client { rt, client, received, acks, subscribed };
+        let until = Instant::now() + Duration::from_secs(10);
+        while !*me.subscribed.lock().unwrap() {
+            assert!(Instant::now() < until, "test client {id} could not subscribe");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        me
+    }
+
+    fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, props: Vec<(String, String)>) {
+        let client = self.client.clone();
+        let topic = topic.to_string();
+        let payload = payload.into();
+        self.rt
+            .block_on(async move {
+                let props = PublishProperties { user_properties: props, ..Default::default() };
+                client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await
+            })
+            .unwrap();
+    }
+
+    /// Wait until the broker acknowledged `n` publishes.
+    fn wait_acks(&self, n: u64, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while *self.acks.lock().unwrap() < n {
+            assert!(Instant::now() < until, "the broker acknowledged {} of {n} publishes", self.acks.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    fn wait_received(&self, what: &str, timeout: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let until = Instant::now() + timeout;
+        loop {
+            let got = self.received();
+            if done(&got) {
+                return got;
+            }
+            assert!(Instant::now() < until, "timed out waiting for {what}: {} message(s) so far", got.len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+const FILTER_GRAPH: &str = "metadata:\n  $schema: x\n  name: filter\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
+operations:\n  - operationType: source\n    name: source\n  - operationType: filter\n    name: keep\n    module: kinds\n  - operationType: sink\n    name: sink\n\
+connections:\n  - from: {name: source}\n    to: {name: keep}\n  - from: {name: keep}\n    to: {name: sink}\n";
+
+const WINDOW_GRAPH: &str = "metadata:\n  $schema: x\n  name: windows\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
+operations:\n  - operationType: source\n    name: source\n  - operationType: delay\n    name: second\n    module: kinds\n  - operationType: accumulate\n    name: join\n    module: kinds\n  - operationType: sink\n    name: sink\n\
+connections:\n  - from: {name: source}\n    to: {name: second}\n  - from: {name: second}\n    to: {name: join}\n  - from: {name: join}\n    to: {name: sink}\n";
+
+/// A folder with the graph, the module and a deployment using `endpoint`.
+fn setup(dir: &Path, graph: &str, endpoint: &str, extra: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("modules")).unwrap();
+    std::fs::copy(kinds_module(), dir.join("modules/kinds.wasm")).unwrap();
+    std::fs::write(dir.join("graph.yaml"), graph).unwrap();
+    let deployment = dir.join("deployment.yaml");
+    std::fs::write(
+        &deployment,
+        format!(
+            "kind: Deployment\nname: t\ngraph: graph.yaml\nmodules: modules\n\
+             source:\n  endpoint: broker\n  topics: ['in/#']\n  maxMessageSize: 4096\n\
+             sink:\n  endpoint: broker\n  topic: out/${{inputTopic}}\n\
+             endpoints:\n  broker:\n{endpoint}{extra}"
+        ),
+    )
+    .unwrap();
+    deployment
+}
+
+fn counts(seen: &[Received]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in seen {
+        *m.entry(r.payload.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+#[test]
+fn kill_mid_stream_loses_nothing() {
+    const N: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path(), free_port());
+    let deployment = setup(
+        dir.path(),
+        FILTER_GRAPH,
+        &format!("    host: 127.0.0.1\n    port: {}\n    clientId: kill-test\n", broker.port),
+        "",
+    );
+    let collector = Client::connect(broker.port, "collector", &["out/#"]);
+    let runtime = Runtime::start(&deployment, dir.path(), "1");
+    let publisher = Client::connect(broker.port, "publisher", &[]);
+    let started = Instant::now();
+    for i in 0..N {
+        publisher.publish("in/kill", format!("m{i:05}"), vec![]);
+    }
+    publisher.wait_acks(N as u64, Duration::from_secs(60));
+    // Kill it once part of the stream is through.
+    collector.wait_received("a third of the output", Duration::from_secs(60), |r| r.len() >= N / 3);
+    let before_kill = collector.received().len();
+    runtime.kill();
+    let runtime = Runtime::start(&deployment, dir.path(), "2");
+    let seen = collector.wait_received("every input in the output", Duration::from_secs(90), |r| {
+        counts(r).len() >= N
+    });
+    let log = runtime.stop();
+    let c = counts(&seen);
+    let missing: Vec<String> = (0..N).map(|i| format!("m{i:05}")).filter(|m| !c.contains_key(m)).collect();
+    let duplicates: usize = c.values().map(|n| n - 1).sum();
+    println!(
+        "kill test: published {N}, output {} record(s) ({before_kill} before SIGKILL), distinct {}, missing {}, duplicates {duplicates}, in {:.1?}",
+        seen.len(),
+        c.len(),
+        missing.len(),
+        started.elapsed()
+    );
+    println!("after restart: {}", log.lines().filter(|l| l.starts_with("mqtt:")).collect::<Vec<_>>().join(" "));
+    assert!(missing.is_empty(), "lost {} message(s), e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    // Only messages in flight at the kill come twice: at most the broker's
+    // in-flight window (1000 unacknowledged messages).
+    assert!(duplicates <= 1000, "{duplicates} duplicates: more than were in flight");
+    assert!(c.values().all(|&n| n <= 2), "a message came more than twice");
+}
+
+#[test]
+fn broker_restart_mid_stream_loses_nothing() {
+    const N: usize = 3_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Mosquitto::start(dir.path(), free_port());
+    let deployment = setup(
+        dir.path(),
+        FILTER_GRAPH,
+        &format!("    host: 127.0.0.1\n    port: {}\n    clientId: restart-test\n", broker.port),
+        "",
+    );
+    let collector = Client::connect(broker.port, "collector", &["out/#"]);
+    let runtime = Runtime::start(&deployment, dir.path(), "1");
+    let publisher = Client::connect(broker.port, "publisher", &[]);
+    for i in 0..N {
+        publisher.publish("in/restart", format!("r{i:05}"), vec![]);
+    }
+    publisher.wait_acks(N as u64, Duration::from_secs(60));
+    collector.wait_received("some output", Duration::from_secs(60), |r| r.len() >= N / 4);
+    let before = collector.received().len();
+    broker.restart();
+    let seen = collector.wait_received("every input in the output", Duration::from_secs(90), |r| counts(r).len() >= N);
+    let log = runtime.stop();
+    let c = counts(&seen);
+    let duplicates: usize = c.values().map(|n| n - 1).sum();
+    println!(
+        "broker restart: published {N}, output {} record(s) ({before} before the restart), distinct {}, duplicates {duplicates}",
+        seen.len(),
+        c.len()
+    );
+    println!("{}", log.lines().filter(|l| l.starts_with("mqtt:")).collect::<Vec<_>>().join(" "));
+    assert!((0..N).all(|i| c.contains_key(&format!("r{i:05}"))));
+}
+
+/// The number after `label` in the `mqtt:` summary line.
+fn summary_count(log: &str, before: &str) -> u64 {
+    let line = log.lines().find(|l| l.starts_with("mqtt:")).unwrap_or_else(|| panic!("no summary in:\n{log}"));
+    let i = line.find(before).unwrap_or_else(|| panic!("'{before}' not in '{line}'"));
+    line[..i].trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn rejected_and_oversized_messages_are_counted_and_the_stream_goes_on() {
+    // The embedded broker: `wasmgraph run` starts it from the deployment.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let deployment = setup(
+        dir.path(),
+        FILTER_GRAPH,
+        &format!("    embedded: true\n    port: {port}\n"),
+        "errors:\n  policy: deadLetter\n  topic: dead/letters\n",
+    );
+    let runtime = Runtime::start(&deployment, dir.path(), "1");
+    assert!(runtime.log().contains("embedded MQTT 5 broker on 127.0.0.1"), "{}", runtime.log());
+    let client = Client::connect(port, "probe", &["out/#", "dead/letters"]);
+    let big = "x".repeat(10_000);
+    for payload in ["ok-1", "error", big.as_str(), "ok-2", "please drop me", "ok-3"] {
+        client.publish("in/e", payload, vec![("k".into(), "v".into())]);
+    }
+    let seen = client.wait_received("three results and one dead letter", Duration::from_secs(30), |r| {
+        r.iter().filter(|m| m.topic.starts_with("out/")).count() >= 3 && r.iter().any(|m| m.topic == "dead/letters")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let log = runtime.stop();
+    let seen_after = client.received();
+    let out: Vec<&Received> = seen_after.iter().filter(|m| m.topic.starts_with("out/")).collect();
+    let dead: Vec<&Received> = seen_after.iter().filter(|m| m.topic == "dead/letters").collect();
+    let oversized = summary_count(&log, "over the size limit");
+    let failed = summary_count(&log, "failed call(s)");
+    let received = summary_count(&log, "message(s),");
+    println!(
+        "errors test: published 6, broker delivered {received}, output {} ({:?}), dead letters {}, oversized {oversized}, failed calls {failed}",
+        out.len(),
+        out.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(),
+        dead.len()
+    );
+    assert_eq!(out.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(), ["ok-1", "ok-2", "ok-3"]);
+    assert!(out.iter().all(|m| m.topic == "out/in/e"));
+    // Properties come through, and the record time goes out as __ts.
+    assert!(out[0].user_properties.contains(&("k".into(), "v".into())), "{:?}", out[0].user_properties);
+    assert!(out[0].user_properties.iter().any(|(k, _)| k == "__ts"));
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].payload.contains("filter was asked to fail"), "{}", dead[0].payload);
+    assert_eq!(oversized, 1);
+    assert_eq!(failed, 1);
+    assert_eq!(received, 6);
+    drop(seen);
+}
+
+#[test]
+fn windows_close_once_when_time_passes_even_without_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path(), free_port());
+    let deployment = setup(
+        dir.path(),
+        WINDOW_GRAPH,
+        &format!("    host: 127.0.0.1\n    port: {}\n    clientId: window-test\n", broker.port),
+        "",
+    );
+    let deployment_text = std::fs::read_to_string(&deployment).unwrap().replace("out/${inputTopic}", "out/windows");
+    std::fs::write(&deployment, deployment_text).unwrap();
+    let collector = Client::connect(broker.port, "collector", &["out/#"]);
+    let runtime = Runtime::start(&deployment, dir.path(), "1");
+    let publisher = Client::connect(broker.port, "publisher", &[]);
+    // Message times (`__ts`) a few seconds ahead: second S holds a, b, c and
+    // second S+1 holds d, e. The delay moves each to the end of its second.
+    let (now, base) = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap(), Instant::now());
+    let s = now.as_secs() + 3;
+    let wall_of = |secs: u64| base + (Duration::from_secs(secs) - now);
+    let sends = [("a", 100), ("b", 200), ("c", 300), ("d", 1100), ("e", 1200)];
+    for (payload, ms) in sends {
+        let ts = format!("{}:0:test", s * 1000 + ms);
+        publisher.publish("in/w", payload, vec![("__ts".into(), ts)]);
+    }
+    publisher.wait_acks(5, Duration::from_secs(10));
+    // No more input: the second window must still close, by the clock.
+    let seen = collector.wait_received("two windows", Duration::from_secs(20), |r| r.len() >= 2);
+    std::thread::sleep(Duration::from_secs(2));
+    let seen_later = collector.received();
+    let log = runtime.stop();
+    let second_close = wall_of(s + 2);
+    println!(
+        "windows: published 5, windows emitted {} {:?}; the last (closed by the clock, no input) {:?} after its second ended",
+        seen_later.len(),
+        seen_later.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(),
+        seen[1].at.saturating_duration_since(second_close),
+    );
+    println!("{}", log.lines().filter(|l| l.starts_with("mqtt:")).collect::<Vec<_>>().join(" "));
+    assert_eq!(seen_later.len(), 2, "each window exactly once: {seen_later:?}");
+    assert_eq!(seen[0].payload, "a,b,c");
+    assert_eq!(seen[1].payload, "d,e");
+    assert!(seen[0].user_properties.contains(&("count".into(), "3".into())));
+    let ts_prefix = format!("{}:0:", (s + 1) * 1000);
+    assert!(
+        seen[0].user_properties.iter().any(|(k, v)| k == "__ts" && v.starts_with(&ts_prefix)),
+        "the window's time is the end of its second: {:?}",
+        seen[0].user_properties
+    );
+    // The first window closes by event time: the message at S+1.1 shows that
+    // time has passed S+1. The second closes by the clock alone (no input
+    // after it): not before the end of its second, and soon after (50 ms
+    // slack for clock reads).
+    assert!(seen[1].at + Duration::from_millis(50) >= second_close, "the last window came out before its second ended");
+    assert!(seen[1].at <= second_close + Duration::from_secs(3), "the last window took too long to close without input");
+}
