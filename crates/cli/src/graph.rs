@@ -161,9 +161,26 @@ pub fn runtime(state: Option<&Path>, cache_dir: Option<PathBuf>) -> Result<(Runt
     if cache_dir.is_some() {
         config.cache_dir = cache_dir;
     }
+    if let Some(ms) = env_number("WASMGRAPH_CALL_TIMEOUT_MS")? {
+        config.call_timeout = Duration::from_millis(ms);
+    }
+    if let Some(mib) = env_number("WASMGRAPH_MEMORY_LIMIT_MB")? {
+        config.memory_limit = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    }
     let services = Services { state_store: store, metrics: metrics.clone(), schema_dir: None };
     let runtime = Runtime::new(config, services).context("starting the WebAssembly host")?;
     Ok((runtime, metrics))
+}
+
+/// A positive whole number from the environment, if set.
+fn env_number(name: &str) -> Result<Option<u64>> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => bail!("{name}={text:?}: expected a positive whole number"),
+        },
+    }
 }
 
 /// Run a graph from a directory of files to `<output>/output.jsonl`; failed
