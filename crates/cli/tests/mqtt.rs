@@ -155,11 +155,17 @@ struct Runtime {
 
 impl Runtime {
     fn start(deployment: &Path, dir: &Path, tag: &str) -> Self {
+        Self::start_with(deployment, dir, tag, &[])
+    }
+
+    fn start_with(deployment: &Path, dir: &Path, tag: &str, args: &[&str]) -> Self {
         let log = dir.join(format!("wasmgraph-{tag}.log"));
         let err = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
             .arg("run")
             .arg(deployment)
+            .args(args)
+            .current_dir(root())
             .env("WASMGRAPH_CACHE_DIR", dir.join("cache"))
             .env("RUST_LOG", "warn,wasmgraph_connectors=info")
             .stdout(Stdio::null())
@@ -535,4 +541,39 @@ fn windows_close_once_when_time_passes_even_without_input() {
     // slack for clock reads).
     assert!(seen[1].at + Duration::from_millis(50) >= second_close, "the last window came out before its second ended");
     assert!(seen[1].at <= second_close + Duration::from_secs(3), "the last window took too long to close without input");
+}
+
+#[test]
+fn example_deployment_runs_on_the_embedded_broker() {
+    let module = root().join("examples/operators/temperature/bin/x86_64/release/temperature.wasm");
+    assert!(module.exists(), "{} is missing: run scripts/build-examples.sh (scripts/test.sh does)", module.display());
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::start_with(&root().join("examples/deployments/temperature.yaml"), dir.path(), "1", &["--echo"]);
+    let log = runtime.log();
+    // Port 1883, or a free one when 1883 is taken: read it from the hint.
+    let addr = log
+        .lines()
+        .find_map(|l| l.strip_prefix("wasmgraph: embedded MQTT 5 broker on "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no embedded broker line in:\n{log}"));
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(log.contains("mosquitto_pub -V 5"), "{log}");
+    let client = Client::connect(port, "example-probe", &["processed/#"]);
+    let files = ["temperature_payload_1.json"; 3];
+    for f in files {
+        let payload = std::fs::read(root().join("examples/data/temperature").join(f)).unwrap();
+        client.publish("sensors/1/temperature", payload, vec![]);
+    }
+    let seen = client.wait_received("three converted readings", Duration::from_secs(30), |r| r.len() >= 3);
+    let log = runtime.stop();
+    println!(
+        "example deployment: published {}, received {} on {:?}; first: {}",
+        files.len(),
+        seen.len(),
+        seen.iter().map(|m| m.topic.as_str()).collect::<std::collections::BTreeSet<_>>(),
+        seen[0].payload
+    );
+    assert!(seen.iter().all(|m| m.topic == "processed/sensors/1/temperature"), "{seen:?}");
+    assert!(seen[0].payload.contains("\"C\""), "expected Celsius: {}", seen[0].payload);
+    assert_eq!(summary_count(&log, "message(s),"), 3);
 }

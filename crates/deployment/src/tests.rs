@@ -167,3 +167,20 @@ fn aio_unknown_key_and_undefined_endpoint() {
     let err = load(&file, Some(&companion)).unwrap_err().to_string();
     assert!(err.contains("endpointRef 'plant'"), "{err}");
 }
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deployments")
+}
+
+#[test]
+fn the_example_deployments_load() {
+    let d = load(&examples().join("temperature.yaml"), None).unwrap();
+    assert!(matches!(d.source.endpoint, Endpoint::Embedded { .. }));
+    assert_eq!(d.errors, ErrorPolicy::DeadLetter { topic: "processed/errors".into() });
+    let aio = load(&examples().join("aio/dataflow-graph.yaml"), None).unwrap();
+    assert!(aio.graph.ends_with("graphs/simple.yaml"), "{}", aio.graph.display());
+    assert_eq!(aio.sink.topic, "thermostats/processed");
+    // Everything parses; only the (absent) secret file stops it.
+    let err = load(&examples().join("plant-broker.yaml"), None).unwrap_err().to_string();
+    assert!(err.contains("secrets/mqtt-password"), "{err}");
+}
