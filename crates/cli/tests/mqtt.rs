@@ -172,7 +172,7 @@ impl Runtime {
             .stderr(err)
             .spawn()
             .unwrap();
-        let rt = Runtime { child, log };
+        let mut rt = Runtime { child, log };
         rt.wait_for("wasmgraph: listening on", Duration::from_secs(120));
         rt
     }
@@ -181,9 +181,12 @@ impl Runtime {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait_for(&self, text: &str, timeout: Duration) {
+    fn wait_for(&mut self, text: &str, timeout: Duration) {
         let until = Instant::now() + timeout;
         while !self.log().contains(text) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wasmgraph exited ({status}) before printing '{text}':\n{}", self.log());
+            }
             assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -238,9 +241,16 @@ struct Client {
 
 impl Client {
     fn connect(port: u16, id: &str, subscribe: &[&str]) -> Self {
+        Self::connect_with(port, id, subscribe, None)
+    }
+
+    fn connect_with(port: u16, id: &str, subscribe: &[&str], credentials: Option<(&str, &str)>) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let mut options = MqttOptions::new(id, "127.0.0.1", port);
         options.set_clean_start(false).set_session_expiry_interval(Some(600)).set_max_packet_size(Some(1 << 24));
+        if let Some((user, password)) = credentials {
+            options.set_credentials(user, password);
+        }
         let (client, mut eventloop) = {
             let _g = rt.enter();
             AsyncClient::new(options, 20_000)
@@ -576,4 +586,77 @@ fn example_deployment_runs_on_the_embedded_broker() {
     assert!(seen.iter().all(|m| m.topic == "processed/sensors/1/temperature"), "{seen:?}");
     assert!(seen[0].payload.contains("\"C\""), "expected Celsius: {}", seen[0].payload);
     assert_eq!(summary_count(&log, "message(s),"), 3);
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh").arg("-ec").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn tls_with_client_certificate_and_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA, a server certificate for 127.0.0.1 and a client certificate.
+    sh(
+        d,
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null
+         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+         printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+         openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=wasmgraph 2>/dev/null
+         printf 'extendedKeyUsage=clientAuth\n' > client.ext
+         openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
+         chmod 644 *.key *.pem",
+    );
+    let passwd = Command::new("mosquitto_passwd").args(["-c", "-b"]).arg(d.join("passwd")).args(["wasmgraph", "s3cret"]).status();
+    assert!(passwd.is_ok_and(|s| s.success()), "mosquitto_passwd failed (it comes with the mosquitto package)");
+    std::fs::write(d.join("password.txt"), "s3cret\n").unwrap();
+    let (tls_port, plain_port) = (free_port(), free_port());
+    let conf = d.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "per_listener_settings false\nallow_anonymous false\npassword_file {dir}/passwd\n\
+             listener {plain_port} 127.0.0.1\n\
+             listener {tls_port} 127.0.0.1\ncafile {dir}/ca.pem\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key\n\
+             require_certificate true\n",
+            dir = d.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+        let _ = std::fs::set_permissions(d.join("passwd"), std::fs::Permissions::from_mode(0o644));
+    }
+    let _broker = Mosquitto::spawn(conf, tls_port);
+    wait_port(plain_port);
+    let deployment = setup(
+        d,
+        FILTER_GRAPH,
+        &format!(
+            "    host: 127.0.0.1\n    port: {tls_port}\n    clientId: tls-test\n    username: wasmgraph\n    passwordFile: password.txt\n\
+             \x20   tls:\n      caFile: ca.pem\n      certFile: client.pem\n      keyFile: client.key\n"
+        ),
+        "",
+    );
+    let runtime = Runtime::start(&deployment, d, "1");
+    // The test's own client uses the plain listener, with the password.
+    let client = Client::connect_with(plain_port, "tls-probe", &["out/#"], Some(("wasmgraph", "s3cret")));
+    for i in 0..20 {
+        client.publish("in/tls", format!("t{i}"), vec![]);
+    }
+    let seen = client.wait_received("20 results over TLS", Duration::from_secs(30), |r| r.len() >= 20);
+    let log = runtime.stop();
+    println!("tls: published 20 over plain TCP, 20 went through wasmgraph over mutual TLS with a password: received {}", seen.len());
+    assert_eq!(summary_count(&log, "message(s),"), 20);
+    // A wrong password is refused with a clear error.
+    std::fs::write(d.join("password.txt"), "wrong\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph")).arg("run").arg(&deployment).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    println!("tls: wrong password -> exit {:?}", out.status.code());
+    assert!(!out.status.success());
+    assert!(err.contains("refused the connection"), "{err}");
 }
