@@ -10,7 +10,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::exports;
 use crate::convert::{self, InvalidOutput};
-use crate::host::stdio::{GuestOutput, Which};
+use crate::host::stdio::{GuestOutput, RecentLines, Which};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{ApiCtx, MemoryLimiter, StoreState};
 use crate::{CallError, CallErrorKind, HostError, Module, Runtime};
@@ -141,6 +141,8 @@ enum Guest {
 struct Live {
     store: Store<StoreState>,
     guest: Guest,
+    stderr: GuestOutput,
+    recent_stderr: RecentLines,
 }
 
 /// One live instance of a module, running one operation. Used by one thread at a
@@ -307,13 +309,22 @@ impl Operator {
             return Err(CallError::new(CallErrorKind::Trap, "no instance"));
         };
         prepare(&mut live.store, time, self.runtime.config().call_timeout);
+        live.recent_stderr.clear();
         let outcome = f(&mut live.store, &live.guest);
         live.store.data_mut().api.record_time = None;
         let error = match outcome {
             Ok(r) => return Ok(r),
             Err(Failure::Returned(m)) => CallError::new(CallErrorKind::Returned, m),
             Err(Failure::Invalid(m)) => CallError::new(CallErrorKind::InvalidOutput, m),
-            Err(Failure::Wasm(e)) => classify(&e, live.store.data().limiter.exceeded, self.runtime.config()),
+            Err(Failure::Wasm(e)) => {
+                live.stderr.flush_partial();
+                let mut error = classify(&e, live.store.data().limiter.exceeded, self.runtime.config());
+                let printed = live.recent_stderr.text();
+                if !printed.is_empty() {
+                    error.message = format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
+                }
+                error
+            }
         };
         self.stats.count(error.kind);
         if matches!(error.kind, CallErrorKind::Trap | CallErrorKind::Timeout | CallErrorKind::OutOfMemory) {
@@ -347,9 +358,11 @@ impl Operator {
         // WASI: no preopens, no environment, no arguments, stdin closed, every
         // network address denied and name lookup off; stdout and stderr go to
         // tracing.
+        let recent_stderr = RecentLines::default();
+        let stderr = GuestOutput::new(Which::Stderr, self.operation.clone(), Some(recent_stderr.clone()));
         let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone()))
-            .stderr(GuestOutput::new(Which::Stderr, self.operation.clone()))
+            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone(), None))
+            .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -399,7 +412,7 @@ impl Operator {
             Guest::Delay(g) => g.call_init(&mut store, &configuration),
         };
         match accepted {
-            Ok(true) => Ok(Live { store, guest }),
+            Ok(true) => Ok(Live { store, guest, stderr, recent_stderr }),
             Ok(false) => Err(HostError::InitRefused {
                 operation: self.config.operation.clone(),
                 module: module.name.clone(),
@@ -442,7 +455,9 @@ fn prepare(store: &mut Store<StoreState>, time: Option<&Hlc>, timeout: std::time
 }
 
 fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &crate::HostConfig) -> CallError {
-    let message = format!("{e:?}");
+    // `{:#}` is the error chain including wasmtime's wasm backtrace; `{:?}`
+    // would also symbolize a host backtrace, which takes hundreds of ms.
+    let message = format!("{e:#}");
     if memory_exceeded {
         return CallError::new(
             CallErrorKind::OutOfMemory,

@@ -29,12 +29,45 @@ struct LineBuffer {
     which: Which,
     operation: Arc<str>,
     buf: Vec<u8>,
+    recent: Option<RecentLines>,
+}
+
+/// The last lines a module wrote to stderr during the current call, so that a
+/// trap's error can say what the module printed (a Rust panic message, a Python
+/// traceback). Cleared at the start of every call.
+#[derive(Clone, Default)]
+pub(crate) struct RecentLines(Arc<Mutex<Vec<String>>>);
+
+const RECENT_MAX_BYTES: usize = 8 * 1024;
+
+impl RecentLines {
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The lines so far, joined with newlines.
+    pub(crate) fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+    }
+
+    fn push(&self, line: &str) {
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines.push(line.to_string());
+        // Keep the newest lines within the byte budget.
+        let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
+        while total > RECENT_MAX_BYTES && lines.len() > 1 {
+            total -= lines.remove(0).len() + 1;
+        }
+    }
 }
 
 impl LineBuffer {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
+        if let Some(recent) = &self.recent {
+            recent.push(text);
+        }
         match self.which {
             Which::Stdout => {
                 tracing::info!(target: "wasmgraph::module::stdout", operation = %self.operation, "{text}")
@@ -68,8 +101,17 @@ impl Drop for LineBuffer {
 }
 
 impl GuestOutput {
-    pub(crate) fn new(which: Which, operation: Arc<str>) -> Self {
-        GuestOutput { inner: Arc::new(Mutex::new(LineBuffer { which, operation, buf: Vec::new() })) }
+    pub(crate) fn new(which: Which, operation: Arc<str>, recent: Option<RecentLines>) -> Self {
+        GuestOutput { inner: Arc::new(Mutex::new(LineBuffer { which, operation, buf: Vec::new(), recent })) }
+    }
+
+    /// Emit a partial last line now (a module that traps mid-line).
+    pub(crate) fn flush_partial(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.buf.is_empty() {
+            let rest = std::mem::take(&mut inner.buf);
+            inner.emit(&rest);
+        }
     }
 
     fn write_bytes(&self, bytes: &[u8]) {

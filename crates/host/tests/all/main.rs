@@ -6,4 +6,6 @@ mod failures;
 mod host_apis;
 mod kinds;
 mod map;
+mod measure;
 mod support;
+mod wasi;
