@@ -20,10 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Build an operator (Rust crate or Python module) into a WebAssembly component.
     Build(commands::build::BuildArgs),
+    /// Create a new operator (Rust crate or Python module) that builds and passes its own test.
+    New(commands::new::NewArgs),
     /// Check a graph definition and print every problem as `file:line:col: message`.
     Validate(commands::validate::ValidateArgs),
     /// Run a graph over a directory of files.
     Run(commands::run::RunArgs),
+    /// Send files as MQTT messages (one file, one message).
+    Publish(commands::publish::PublishArgs),
     /// Run graph test cases (`*.test.yaml`) and compare their output.
     Test(commands::test::TestArgs),
 }
@@ -32,8 +36,10 @@ impl Command {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
         match self {
             Command::Build(args) => args.execute(),
+            Command::New(args) => args.execute(),
             Command::Validate(args) => args.execute(),
             Command::Run(args) => args.execute(),
+            Command::Publish(args) => args.execute(),
             Command::Test(args) => args.execute(),
         }
     }

@@ -57,6 +57,8 @@ fn is_source_entry(name: &str, is_dir: bool) -> bool {
 
 /// Builds the Python operator in `dir`; see the module docs.
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    // componentize-py runs in the build folder: every path it gets is absolute.
+    let dir = &absolute(dir)?;
     let quiet = opts.quiet;
     let mut say = |line: &str| {
         if !quiet {
@@ -162,6 +164,10 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
 
 fn io<T>(result: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, BuildError> {
     result.map_err(|source| BuildError::Io { what: what(), source })
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf, BuildError> {
+    io(dir.canonicalize(), || format!("cannot find {}", dir.display()))
 }
 
 fn path_arg(path: &Path) -> String {
@@ -275,6 +281,7 @@ fn write_bindings_with(
 /// in `dir` without building it: what `wasmgraph new` does so that a new
 /// operator's tests run at once. Installs componentize-py if needed.
 pub fn write_bindings(dir: &Path, app_type: Option<AppType>, quiet: bool) -> Result<PathBuf, BuildError> {
+    let dir = &absolute(dir)?;
     let mut say = |line: &str| {
         if !quiet {
             eprintln!("{line}");
