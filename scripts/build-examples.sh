@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds every example operator (examples/operators/*/) and every guest fixture
+# Builds every example operator (examples/operators/*/: Rust crates and Python
+# operators, the latter with componentize-py) and every guest fixture
 # crate (crates/test-guests/*/) with `wasmgraph build`, then checks each component
 # with `wasm-tools component wit`:
 #   * it exports wasm-graph:processor/<kind>@1.1.0 for each operator kind its
-#     source declares (#[<kind>_operator] or a <kind>-impl world), and nothing else;
+#     source declares (#[<kind>_operator], a <kind>-impl world, or a Python
+#     `class Map(exports.Map)`-style class), and nothing else;
 #   * it imports only wasm-graph:processor/* interfaces and WASI 0.2 (wasi:*@0.2.*).
 # Exits non-zero if any crate fails to build or check.
 #
@@ -31,6 +33,8 @@ fi
 if ((${#dirs[@]} == 0)); then
     for dir in examples/operators/*/ crates/test-guests/*/; do
         [[ -f "$dir/Cargo.toml" ]] && dirs+=("${dir%/}")
+        # Python operators: AIO's layout, <folder>/<folder>.py.
+        [[ ! -f "$dir/Cargo.toml" && -f "$dir/$(basename "$dir").py" ]] && dirs+=("${dir%/}")
     done
 fi
 if ((${#dirs[@]} == 0)); then
@@ -52,10 +56,14 @@ fail() {
 
 # The operator kinds a crate's source declares, one per line.
 declared_kinds() {
-    grep -rhoE '#\[(map|filter|branch|accumulate|delay)_operator|wasm-graph:processor/(map|filter|branch|accumulate|delay)-impl' \
-        "$1/src" 2>/dev/null |
-        sed -E 's/^#\[//; s/_operator$//; s#^wasm-graph:processor/##; s/-impl$//' |
-        sort -u
+    {
+        grep -rhoE '#\[(map|filter|branch|accumulate|delay)_operator|wasm-graph:processor/(map|filter|branch|accumulate|delay)-impl' \
+            "$1/src" 2>/dev/null |
+            sed -E 's/^#\[//; s/_operator$//; s#^wasm-graph:processor/##; s/-impl$//'
+        # Python: the top-level operator class (class Map(exports.Map), ...).
+        grep -hoE '^class (Map|Filter|Branch|Accumulate|Delay)\(' "$1"/*.py 2>/dev/null |
+            sed -E 's/^class //; s/\($//' | tr '[:upper:]' '[:lower:]'
+    } | sort -u
 }
 
 for dir in "${dirs[@]}"; do
