@@ -24,7 +24,7 @@ pub enum Command {
     New(commands::new::NewArgs),
     /// Check a graph definition and print every problem as `file:line:col: message`.
     Validate(commands::validate::ValidateArgs),
-    /// Run a graph over a directory of files.
+    /// Run a graph over a directory of files, or on live MQTT messages (a deployment file).
     Run(commands::run::RunArgs),
     /// Send files as MQTT messages (one file, one message).
     Publish(commands::publish::PublishArgs),

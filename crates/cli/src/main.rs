@@ -31,6 +31,9 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // The embedded broker (rumqttd) logs ordinary disconnects as errors: quiet
+    // unless asked for with -vv or RUST_LOG.
+    let default = if verbose < 2 { format!("{default},rumqttd=off") } else { default.to_string() };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -660,3 +660,35 @@ fn tls_with_client_certificate_and_password() {
     assert!(!out.status.success());
     assert!(err.contains("refused the connection"), "{err}");
 }
+
+#[test]
+fn publish_sends_files_as_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path(), free_port());
+    let collector = Client::connect(broker.port, "collector", &["files/#"]);
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    for (name, body) in [("b.json", "{\"b\":2}"), ("a.json", "{\"a\":1}"), (".hidden", "no")] {
+        std::fs::write(files.join(name), body).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
+        .args(["publish", "--topic", "files/x", "--property", "site=7", "--content-type", "application/json"])
+        .args(["--port", &broker.port.to_string()])
+        .arg(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen = collector.wait_received("two messages", Duration::from_secs(10), |r| r.len() >= 2);
+    println!("publish: 2 files sent, {} received: {:?}", seen.len(), seen.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>());
+    assert_eq!(seen.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":2}"]);
+    assert!(seen[0].user_properties.contains(&("site".into(), "7".into())));
+    assert!(seen[0].user_properties.iter().any(|(k, _)| k == "__ts"));
+    // Nothing listening: a clear error, not a hang.
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
+        .args(["publish", "--topic", "t", "--connect-timeout", "1", "--port", &free_port().to_string()])
+        .arg(files.join("a.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a broker running there?"));
+}

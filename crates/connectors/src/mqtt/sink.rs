@@ -109,6 +109,26 @@ impl MqttSink {
         })
     }
 
+    /// Wait until connected; an error if the broker refused us or `timeout` passed.
+    pub fn wait_connected(&self, timeout: Duration) -> Result<(), ConnectorError> {
+        let until = Instant::now() + timeout;
+        let endpoint = self.config.connection.endpoint();
+        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(message) = &state.fatal {
+                return Err(ConnectorError::Connection { endpoint, message: message.clone() });
+            }
+            if state.connected {
+                return Ok(());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ConnectorError::Connection { endpoint, message: format!("not connected after {timeout:?}") });
+            }
+            state = self.shared.changed.wait_timeout(state, left).map(|(s, _)| s).unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
     /// How many publishes the sink has made (re-sends included); shared.
     pub fn published(&self) -> Arc<AtomicU64> {
         self.published.clone()
