@@ -226,6 +226,9 @@ struct Received {
     topic: String,
     payload: String,
     user_properties: Vec<(String, String)>,
+    response_topic: Option<String>,
+    correlation_data: Option<Vec<u8>>,
+    content_type: Option<String>,
     at: Instant,
 }
 
@@ -271,7 +274,10 @@ impl Client {
                     Ok(Event::Incoming(Packet::Publish(p))) => r.lock().unwrap().push(Received {
                         topic: String::from_utf8_lossy(&p.topic).into_owned(),
                         payload: String::from_utf8_lossy(&p.payload).into_owned(),
-                        user_properties: p.properties.map(|p| p.user_properties).unwrap_or_default(),
+                        user_properties: p.properties.as_ref().map(|p| p.user_properties.clone()).unwrap_or_default(),
+                        response_topic: p.properties.as_ref().and_then(|p| p.response_topic.clone()),
+                        correlation_data: p.properties.as_ref().and_then(|p| p.correlation_data.as_ref().map(|d| d.to_vec())),
+                        content_type: p.properties.as_ref().and_then(|p| p.content_type.clone()),
                         at: Instant::now(),
                     }),
                     Ok(_) => {}
@@ -289,14 +295,15 @@ impl Client {
     }
 
     fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, props: Vec<(String, String)>) {
+        self.publish_props(topic, payload, PublishProperties { user_properties: props, ..Default::default() });
+    }
+
+    fn publish_props(&self, topic: &str, payload: impl Into<Vec<u8>>, props: PublishProperties) {
         let client = self.client.clone();
         let topic = topic.to_string();
         let payload = payload.into();
         self.rt
-            .block_on(async move {
-                let props = PublishProperties { user_properties: props, ..Default::default() };
-                client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await
-            })
+            .block_on(async move { client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await })
             .unwrap();
     }
 
@@ -462,8 +469,20 @@ fn rejected_and_oversized_messages_are_counted_and_the_stream_goes_on() {
     let runtime = Runtime::start(&deployment, dir.path(), "1");
     assert!(runtime.log().contains("embedded MQTT 5 broker on 127.0.0.1"), "{}", runtime.log());
     let client = Client::connect(port, "probe", &["out/#", "dead/letters"]);
+    // The first message carries MQTT 5 request/response properties.
+    client.publish_props(
+        "in/e",
+        "ok-1",
+        PublishProperties {
+            user_properties: vec![("k".into(), "v".into())],
+            response_topic: Some("reply/to/me".into()),
+            correlation_data: Some(vec![0u8, 1, 2, 255].into()),
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        },
+    );
     let big = "x".repeat(10_000);
-    for payload in ["ok-1", "error", big.as_str(), "ok-2", "please drop me", "ok-3"] {
+    for payload in ["error", big.as_str(), "ok-2", "please drop me", "ok-3"] {
         client.publish("in/e", payload, vec![("k".into(), "v".into())]);
     }
     let seen = client.wait_received("three results and one dead letter", Duration::from_secs(30), |r| {
@@ -488,6 +507,12 @@ fn rejected_and_oversized_messages_are_counted_and_the_stream_goes_on() {
     // Properties come through, and the record time goes out as __ts.
     assert!(out[0].user_properties.contains(&("k".into(), "v".into())), "{:?}", out[0].user_properties);
     assert!(out[0].user_properties.iter().any(|(k, _)| k == "__ts"));
+    // Response topic, correlation data and content type go back out as such.
+    assert_eq!(out[0].response_topic.as_deref(), Some("reply/to/me"));
+    assert_eq!(out[0].correlation_data.as_deref(), Some(&[0u8, 1, 2, 255][..]));
+    assert_eq!(out[0].content_type.as_deref(), Some("text/plain"));
+    assert!(!out[0].user_properties.iter().any(|(k, _)| k.starts_with("__") && k != "__ts"), "{:?}", out[0].user_properties);
+    assert_eq!(out[1].response_topic, None);
     assert_eq!(dead.len(), 1);
     assert!(dead[0].payload.contains("filter was asked to fail"), "{}", dead[0].payload);
     assert_eq!(oversized, 1);
