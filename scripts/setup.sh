@@ -23,6 +23,10 @@ debs=(mosquitto)
 if ! has_wasip2_target; then
     debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 fi
+# Python operators: `wasmgraph build` installs componentize-py into a venv.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    debs+=(python3-venv)
+fi
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
