@@ -128,7 +128,10 @@ pub struct CallError {
 
 impl CallError {
     pub(crate) fn new(kind: CallErrorKind, message: impl Into<String>) -> Self {
-        CallError { kind, message: message.into() }
+        CallError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -139,7 +142,9 @@ impl fmt::Display for CallError {
             CallErrorKind::Trap => write!(f, "module trapped: {}", self.message),
             CallErrorKind::Timeout => write!(f, "module call timed out: {}", self.message),
             CallErrorKind::OutOfMemory => write!(f, "module ran out of memory: {}", self.message),
-            CallErrorKind::InvalidOutput => write!(f, "module returned invalid data: {}", self.message),
+            CallErrorKind::InvalidOutput => {
+                write!(f, "module returned invalid data: {}", self.message)
+            }
         }
     }
 }

@@ -69,14 +69,30 @@ pub struct MetricsSnapshot {
 impl MetricsSnapshot {
     /// The value of a counter series, if it exists.
     pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
-        let labels = sorted(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        self.counters.iter().find(|c| c.name == name && c.labels == labels).map(|c| c.value)
+        let labels = sorted(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        self.counters
+            .iter()
+            .find(|c| c.name == name && c.labels == labels)
+            .map(|c| c.value)
     }
 
     /// The summary of a histogram series, if it exists.
     pub fn histogram(&self, name: &str, labels: &[(&str, &str)]) -> Option<&HistogramSummary> {
-        let labels = sorted(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        self.histograms.iter().find(|h| h.name == name && h.labels == labels).map(|h| &h.summary)
+        let labels = sorted(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        self.histograms
+            .iter()
+            .find(|h| h.name == name && h.labels == labels)
+            .map(|h| &h.summary)
     }
 }
 
@@ -119,9 +135,16 @@ impl MetricsRegistry {
     }
 
     /// Add `value` to the counter `name` with `labels` (saturating at `u64::MAX`).
-    pub fn add_to_counter(&self, name: &str, value: u64, labels: Labels) -> Result<(), MetricsError> {
+    pub fn add_to_counter(
+        &self,
+        name: &str,
+        value: u64,
+        labels: Labels,
+    ) -> Result<(), MetricsError> {
         let mut metrics = self.lock();
-        let metric = metrics.entry(name.to_string()).or_insert_with(|| Metric::Counter(BTreeMap::new()));
+        let metric = metrics
+            .entry(name.to_string())
+            .or_insert_with(|| Metric::Counter(BTreeMap::new()));
         match metric {
             Metric::Counter(series) => {
                 let v = series.entry(sorted(labels)).or_insert(0);
@@ -137,9 +160,16 @@ impl MetricsRegistry {
     }
 
     /// Record one observation `value` in the histogram `name` with `labels`.
-    pub fn record_to_histogram(&self, name: &str, value: f64, labels: Labels) -> Result<(), MetricsError> {
+    pub fn record_to_histogram(
+        &self,
+        name: &str,
+        value: f64,
+        labels: Labels,
+    ) -> Result<(), MetricsError> {
         let mut metrics = self.lock();
-        let metric = metrics.entry(name.to_string()).or_insert_with(|| Metric::Histogram(BTreeMap::new()));
+        let metric = metrics
+            .entry(name.to_string())
+            .or_insert_with(|| Metric::Histogram(BTreeMap::new()));
         match metric {
             Metric::Histogram(series) => {
                 let s = series.entry(sorted(labels)).or_insert(HistogramSummary {
@@ -168,12 +198,22 @@ impl MetricsRegistry {
         let mut snap = MetricsSnapshot::default();
         for (name, metric) in metrics.iter() {
             match metric {
-                Metric::Counter(series) => snap.counters.extend(series.iter().map(|(labels, v)| {
-                    CounterPoint { name: name.clone(), labels: labels.clone(), value: *v }
-                })),
-                Metric::Histogram(series) => snap.histograms.extend(series.iter().map(|(labels, s)| {
-                    HistogramPoint { name: name.clone(), labels: labels.clone(), summary: s.clone() }
-                })),
+                Metric::Counter(series) => {
+                    snap.counters
+                        .extend(series.iter().map(|(labels, v)| CounterPoint {
+                            name: name.clone(),
+                            labels: labels.clone(),
+                            value: *v,
+                        }))
+                }
+                Metric::Histogram(series) => {
+                    snap.histograms
+                        .extend(series.iter().map(|(labels, s)| HistogramPoint {
+                            name: name.clone(),
+                            labels: labels.clone(),
+                            summary: s.clone(),
+                        }))
+                }
             }
         }
         snap
@@ -191,8 +231,10 @@ mod tests {
     #[test]
     fn counters_add_per_label_set() {
         let m = MetricsRegistry::new();
-        m.add_to_counter("c", 2, vec![l("b", "2"), l("a", "1")]).unwrap();
-        m.add_to_counter("c", 3, vec![l("a", "1"), l("b", "2")]).unwrap();
+        m.add_to_counter("c", 2, vec![l("b", "2"), l("a", "1")])
+            .unwrap();
+        m.add_to_counter("c", 3, vec![l("a", "1"), l("b", "2")])
+            .unwrap();
         m.add_to_counter("c", 1, vec![]).unwrap();
         let s = m.snapshot();
         assert_eq!(s.counter("c", &[("a", "1"), ("b", "2")]), Some(5));
@@ -208,7 +250,12 @@ mod tests {
         let s = m.snapshot();
         assert_eq!(
             s.histogram("h", &[]),
-            Some(&HistogramSummary { count: 3, sum: 6.0, min: 1.0, max: 3.0 })
+            Some(&HistogramSummary {
+                count: 3,
+                sum: 6.0,
+                min: 1.0,
+                max: 3.0
+            })
         );
     }
 

@@ -19,7 +19,10 @@ pub(crate) struct StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -48,7 +51,10 @@ impl HasData for ApiData {
 }
 
 pub(crate) fn api(state: &mut StoreState) -> Api<'_> {
-    Api { table: &mut state.table, ctx: &state.api }
+    Api {
+        table: &mut state.table,
+        ctx: &state.api,
+    }
 }
 
 /// Limits the total linear memory of one instance (all its memories together)

@@ -12,7 +12,12 @@ use crate::state::Api;
 impl logger::Host for Api<'_> {
     fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
         let operation: &str = &self.ctx.operation;
-        let time = self.ctx.record_time.as_ref().map(|t| t.to_wire()).unwrap_or_default();
+        let time = self
+            .ctx
+            .record_time
+            .as_ref()
+            .map(|t| t.to_wire())
+            .unwrap_or_default();
         macro_rules! emit {
             ($lvl:expr, $($extra:tt)*) => {
                 tracing::event!(target: "wasmgraph::module", $lvl, operation, time = %time, context = %context, $($extra)* "{message}")
