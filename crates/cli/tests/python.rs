@@ -215,3 +215,30 @@ fn new_python_operators_pass_their_own_tests_and_build() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(dir.path().join("my_accumulate/bin/x86_64/release/my_accumulate.wasm").is_file());
 }
+
+#[test]
+fn new_rust_operator_passes_its_own_test() {
+    let dir = scratch("new-rust");
+    let op = dir.path().join("my-counter");
+    let out = run(wasmgraph().args(["new", "--lang", "rust", "--type", "accumulate"]).arg(&op));
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest = std::fs::read_to_string(op.join("Cargo.toml")).unwrap();
+    // Inside this repository the SDK is a relative path dependency.
+    let path = manifest
+        .split("wasm_graph_sdk = { path = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no path dependency on the SDK:\n{manifest}"));
+    assert!(path.starts_with("../"), "{path}");
+    assert!(op.join(path).join("src/testing").is_dir(), "{path} is not the SDK");
+    // Its own target folder: the outer `cargo test` holds the workspace's lock.
+    let test = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["test", "--quiet"])
+        .current_dir(&op)
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .output()
+        .unwrap();
+    let report = text(&test);
+    assert!(test.status.success(), "{report}");
+    assert!(report.contains("1 passed"), "{report}");
+}
