@@ -38,23 +38,31 @@ pub struct FileRunResult {
     pub elapsed: Duration,
 }
 
-/// Parse `OPERATION.KEY=VALUE` values. The operation name may contain dots
+/// `OPERATION.KEY=VALUE` values by operation. Operation names may contain dots
 /// and slashes, so the key is what follows the last dot before `=`.
 pub fn parse_params(params: &[String]) -> Result<ParameterValues> {
     let mut values: ParameterValues = HashMap::new();
     for param in params {
-        let Some((target, value)) = param.split_once('=') else {
+        let parsed = param.split_once('=').and_then(|(target, value)| {
+            let (operation, key) = target.rsplit_once('.')?;
+            (!operation.is_empty() && !key.is_empty()).then_some((operation, key, value))
+        });
+        let Some((operation, key, value)) = parsed else {
             bail!("--param '{param}': expected OPERATION.KEY=VALUE");
         };
-        let Some((operation, key)) = target.rsplit_once('.') else {
-            bail!("--param '{param}': expected OPERATION.KEY=VALUE (no '.' between operation and key)");
-        };
-        if operation.is_empty() || key.is_empty() {
-            bail!("--param '{param}': operation and key must not be empty");
-        }
         values.entry(operation.to_string()).or_default().insert(key.to_string(), value.to_string());
     }
     Ok(values)
+}
+
+/// One message per `--param` operation the graph does not have, sorted.
+pub fn unknown_param_operations(graph: &wasmgraph_config::Graph, values: &ParameterValues) -> Vec<String> {
+    let mut unknown: Vec<&str> = values.keys().filter(|op| graph.find(op).is_none()).map(String::as_str).collect();
+    unknown.sort();
+    unknown
+        .into_iter()
+        .map(|op| format!("--param: the graph has no operation named `{op}`; use the `name` of one of its operations"))
+        .collect()
 }
 
 fn node_kind(t: OperationType) -> NodeKind {
@@ -98,6 +106,10 @@ pub fn load_plan(
             bail!("{} has {} problem(s); nothing was run", graph_path.display(), errors.len());
         }
     };
+    let unknown = unknown_param_operations(&graph, values);
+    if !unknown.is_empty() {
+        bail!("{}", unknown.join("\n"));
+    }
     let order: Vec<_> = graph.topological_order().collect();
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
     let mut loaded: HashMap<PathBuf, wasmgraph_host::Module> = HashMap::new();
@@ -271,4 +283,19 @@ pub fn summary(stats: &Stats) -> String {
         out.push_str(&format!("{name:<width$} {i:>10} {o:>10} {e:>8}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_params;
+
+    #[test]
+    fn params_split_at_the_last_dot() {
+        let v = parse_params(&["module-temperature/filter.lower.bound=-40".into(), "a.b=".into()]).unwrap();
+        assert_eq!(v["module-temperature/filter.lower"]["bound"], "-40");
+        assert_eq!(v["a"]["b"], "");
+        assert!(parse_params(&["nodot=1".into()]).is_err());
+        assert!(parse_params(&["a.b".into()]).is_err());
+        assert!(parse_params(&[".b=1".into()]).is_err());
+    }
 }

@@ -1,10 +1,11 @@
 //! `wasmgraph validate`: check a graph definition and report every problem.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wasmgraph_config::{load_graph, ModuleCatalog, ModuleDirectory, ParameterValues};
+use wasmgraph_config::{load_graph, ModuleCatalog, ModuleDirectory};
+
+use crate::graph::{parse_params, unknown_param_operations};
 
 /// Arguments of `wasmgraph validate`.
 #[derive(Debug, clap::Args)]
@@ -43,15 +44,10 @@ impl ValidateArgs {
                 return Ok(ExitCode::from(1));
             }
         };
-        let mut unknown: Vec<&str> = values
-            .keys()
-            .filter(|op| graph.find(op).is_none())
-            .map(String::as_str)
-            .collect();
+        let unknown = unknown_param_operations(&graph, &values);
         if !unknown.is_empty() {
-            unknown.sort();
-            for op in unknown {
-                println!("--param: the graph has no operation named `{op}`; use the `name` of one of its operations");
+            for message in unknown {
+                println!("{message}");
             }
             return Ok(ExitCode::from(1));
         }
@@ -74,44 +70,5 @@ impl ValidateArgs {
         self.modules
             .as_ref()
             .map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
-    }
-}
-
-/// `OPERATION.KEY=VALUE` values by operation. Operation names may contain dots
-/// and slashes, so the key is what follows the last dot before `=`.
-fn parse_params(params: &[String]) -> anyhow::Result<ParameterValues> {
-    let mut values: ParameterValues = HashMap::new();
-    for param in params {
-        let parsed = param.split_once('=').and_then(|(target, value)| {
-            let (operation, key) = target.rsplit_once('.')?;
-            (!operation.is_empty() && !key.is_empty()).then_some((operation, key, value))
-        });
-        let Some((operation, key, value)) = parsed else {
-            anyhow::bail!("--param '{param}': expected OPERATION.KEY=VALUE");
-        };
-        values
-            .entry(operation.to_string())
-            .or_default()
-            .insert(key.to_string(), value.to_string());
-    }
-    Ok(values)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_params;
-
-    #[test]
-    fn params_split_at_the_last_dot() {
-        let v = parse_params(&[
-            "module-temperature/filter.lower.bound=-40".into(),
-            "a.b=".into(),
-        ])
-        .unwrap();
-        assert_eq!(v["module-temperature/filter.lower"]["bound"], "-40");
-        assert_eq!(v["a"]["b"], "");
-        assert!(parse_params(&["nodot=1".into()]).is_err());
-        assert!(parse_params(&["a.b".into()]).is_err());
-        assert!(parse_params(&[".b=1".into()]).is_err());
     }
 }
