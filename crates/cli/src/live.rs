@@ -203,6 +203,7 @@ pub fn run_live(run: LiveRun) -> Result<()> {
         let first = d.source.topics.first().map(|t| example_topic(t)).unwrap_or_else(|| "in".into());
         eprintln!("wasmgraph: embedded MQTT 5 broker on {a} (no broker configured)");
         eprintln!("  publish:  mosquitto_pub -V 5 -h {} -p {} -q 1 -t '{first}' -m '{{\"temperature\": 21.5}}'", a.ip(), a.port());
+        eprintln!("      or:   wasmgraph publish -p {} -t '{first}' FILE...", a.port());
         eprintln!("  results:  mosquitto_sub -V 5 -h {} -p {} -t '{}' -v", a.ip(), a.port(), sink_topic_filter(&d.sink.topic));
     }
     if !source.wait_subscribed(Duration::from_secs(30)) {
