@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up, build the example operators from source, and run the complex example
-# graph over the sample readings in examples/data/mixed with the file source.
+# Set up, build the example operators from source, run the complex example graph
+# over the sample readings in examples/data/mixed with the file source, then the
+# simple graph on live MQTT messages through the embedded broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,5 @@ target/debug/wasmgraph run examples/graphs/complex.yaml \
     --modules examples/operators --input examples/data/mixed --output output/complex --workers 2
 echo "== first records of output/complex/output.jsonl"
 head -n 3 output/complex/output.jsonl
+echo "== live: the simple graph on MQTT messages through the embedded broker"
+bash scripts/live-demo.sh
