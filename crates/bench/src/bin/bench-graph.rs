@@ -1,0 +1,139 @@
+//! Issue 6 item 2: graph throughput.
+//!
+//! memory source -> map (F->C) -> filter -> counting sink, with 1 and 2
+//! workers, and the complex example graph (delay + branch + accumulates) on
+//! the sample files repeated. The limit for scaling is measured in the same
+//! run: the same native F->C work on 1 and 2 plain threads says how much of
+//! a second core the shared machine gives right now.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use wasmgraph_bench::*;
+use wasmgraph_connectors::memory::MemorySource;
+use wasmgraph_engine::wasm::WasmOperatorFactory;
+use wasmgraph_engine::{Input, Node, NodeKind, OperatorFactory, Plan, RunOptions, Stats};
+use wasmgraph_host::{OperatorConfig, OperatorKind, Runtime};
+
+fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result<Plan> {
+    let temperature = rt.load(&example_wasm("temperature"))?;
+    let map_module = rt.load(map_wasm)?;
+    let factory = |module: &wasmgraph_host::Module, op: &str, kind| -> Arc<dyn OperatorFactory> {
+        Arc::new(WasmOperatorFactory::new(
+            rt.clone(),
+            module.clone(),
+            OperatorConfig { operation: op.into(), kind, properties: vec![], schemas: vec![] },
+        ))
+    };
+    let node = |name: &str, kind, from: Option<usize>, factory| Node {
+        name: name.into(),
+        kind,
+        inputs: from.map(|f| vec![Input { from: f, arm: None }]).unwrap_or_default(),
+        factory,
+    };
+    Ok(Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, None, None),
+            node("map", NodeKind::Map, Some(0), Some(factory(&map_module, map_op, OperatorKind::Map))),
+            node("filter", NodeKind::Filter, Some(1), Some(factory(&temperature, "module-temperature/filter", OperatorKind::Filter))),
+            node("sink", NodeKind::Sink, Some(2), None),
+        ],
+    })
+}
+
+/// Records/s of `plan` over `items`, and how many reached the sink.
+fn run(plan: Plan, items: Vec<wasmgraph_connectors::Incoming>, workers: usize) -> Result<(f64, u64)> {
+    let n = items.len();
+    let sink = CountingSink::default();
+    let seen = sink.0.clone();
+    let stats = Arc::new(Stats::for_plan(&plan));
+    let started = Instant::now();
+    wasmgraph_engine::run(
+        plan,
+        Box::new(MemorySource::new(items)),
+        Box::new(sink),
+        stats,
+        RunOptions { workers, ..RunOptions::default() },
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    Ok((n as f64 / secs, seen.count.load(Ordering::Relaxed)))
+}
+
+fn native_unit() -> u64 {
+    thread_local! { static R: wasmgraph_types::Record = message(1, READING); }
+    R.with(|r| native_f2c(r).map(|d| d.payload().len() as u64).unwrap_or(0))
+}
+
+fn main() -> Result<()> {
+    println!("== bench-graph: graph throughput ==");
+    note_load("graph");
+    let n = if quick() { 20_000 } else { arg("--records", 200_000) };
+    let reps = if quick() { 1 } else { arg("--reps", 3) };
+    let rt = runtime(Some(bench_cache_dir()))?;
+
+    // The machine's parallelism right now, for the same kind of work.
+    let per = if quick() { 50_000 } else { 300_000 };
+    let one = parallel_rate(1, per, native_unit);
+    let two = parallel_rate(2, per, native_unit);
+    let machine = two / one;
+    figure("graph.machine_scaling", machine, "x", "native F->C on 2 threads / 1 thread (what the machine gives now)");
+
+    for (label, map_wasm, map_op) in [
+        ("f2c", example_wasm("temperature"), "module-temperature/map"),
+        ("passthrough", guest_wasm("passthrough"), "passthrough"),
+    ] {
+        let mut rates = [Vec::new(), Vec::new()];
+        for _ in 0..reps {
+            // Interleave 1 and 2 workers so drifting load hits both.
+            for (i, workers) in [1usize, 2].into_iter().enumerate() {
+                let plan = simple_plan(&rt, &map_wasm, map_op)?;
+                let (rate, written) = run(plan, incoming(n, READING), workers)?;
+                ensure!(written == n as u64, "{label}: {written} of {n} records reached the sink");
+                rates[i].push(rate);
+            }
+        }
+        let r1 = quantile(&mut rates[0], 0.5);
+        let r2 = quantile(&mut rates[1], 0.5);
+        figure(&format!("graph.{label}.w1"), r1, "records/s", &format!("source -> {label} map -> filter -> sink, 1 worker"));
+        figure(&format!("graph.{label}.w2"), r2, "records/s", &format!("source -> {label} map -> filter -> sink, 2 workers"));
+        figure(&format!("graph.{label}.scaling"), r2 / r1, "x", &format!("{label} graph 2 workers / 1 worker (target >= 1.8)"));
+        figure(
+            &format!("graph.{label}.scaling_vs_machine"),
+            (r2 / r1) / machine,
+            "",
+            &format!("{label} graph scaling / machine scaling measured in the same run"),
+        );
+    }
+
+    // Complex example: delay windows, branch, map, filter, three accumulates, enrichment.
+    let root = root();
+    let graph = root.join("examples/graphs/complex.yaml");
+    let modules = root.join("examples/operators");
+    let mut values = wasmgraph_config::ParameterValues::new();
+    values.entry("module-temperature/filter".into()).or_default().insert("temperature_lower_bound".into(), "0".into());
+    let times = if quick() { 20 } else { arg("--complex-times", 400) };
+    let dir = root.join("examples/data/mixed");
+    for workers in [1usize, 2] {
+        let mut rates = Vec::new();
+        let mut out = 0;
+        let mut count = 0;
+        for _ in 0..reps {
+            let plan = load_plan(&graph, &modules, &values, &rt)?;
+            let items = file_messages(&dir, times)?;
+            count = items.len();
+            let (rate, written) = run(plan, items, workers)?;
+            out = written;
+            rates.push(rate);
+        }
+        println!("  (complex: {count} records in, {out} out, {workers} worker(s))");
+        figure(
+            &format!("graph.complex.w{workers}"),
+            quantile(&mut rates, 0.5),
+            "records/s",
+            &format!("complex example graph on examples/data/mixed x{times}, {workers} worker(s)"),
+        );
+    }
+    Ok(())
+}
