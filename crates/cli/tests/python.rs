@@ -127,6 +127,11 @@ fn python_exceptions_fail_only_their_record_and_the_instance_is_recreated() {
         assert_eq!(error["operation"], "module-raises-py/map");
         assert_eq!(error["kind"], "trap");
         assert_eq!(payload(&error["records"][0])["n"], n);
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("RuntimeError: record {n} asked to explode")),
+            "the error record carries the Python exception: {message}"
+        );
     }
     // Later records are processed, each failure by a fresh instance: its
     // module-level call count starts again.

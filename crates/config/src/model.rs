@@ -215,65 +215,7 @@ impl fmt::Display for OperationType {
     }
 }
 
-/// An operator interface of `wasm-graph:processor@1.1.0` that a module can export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OperatorKind {
-    /// `map`
-    Map,
-    /// `filter`
-    Filter,
-    /// `branch`
-    Branch,
-    /// `accumulate`
-    Accumulate,
-    /// `delay`
-    Delay,
-}
-
-impl OperatorKind {
-    /// All kinds.
-    pub const ALL: [OperatorKind; 5] = [
-        OperatorKind::Map,
-        OperatorKind::Filter,
-        OperatorKind::Branch,
-        OperatorKind::Accumulate,
-        OperatorKind::Delay,
-    ];
-
-    /// The interface name, e.g. `map`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperatorKind::Map => "map",
-            OperatorKind::Filter => "filter",
-            OperatorKind::Branch => "branch",
-            OperatorKind::Accumulate => "accumulate",
-            OperatorKind::Delay => "delay",
-        }
-    }
-
-    /// The component export name, e.g. `wasm-graph:processor/map@1.1.0`.
-    pub fn export_name(self) -> String {
-        format!("wasm-graph:processor/{}@1.1.0", self.as_str())
-    }
-
-    /// The kind for an export name `wasm-graph:processor/<kind>@1.1.<patch>`.
-    pub fn from_export_name(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix("wasm-graph:processor/")?;
-        let (iface, version) = rest.split_once('@')?;
-        let mut parts = version.split('.');
-        let compatible = parts.next() == Some("1") && parts.next() == Some("1");
-        if !compatible {
-            return None;
-        }
-        Self::ALL.into_iter().find(|k| k.as_str() == iface)
-    }
-}
-
-impl fmt::Display for OperatorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use wasmgraph_types::OperatorKind;
 
 /// One entry of `operations`.
 #[derive(Debug, Clone, Serialize)]

@@ -1,7 +1,6 @@
 //! One live operator instance and its calls.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use wasmgraph_types::{DataModel, Hlc, Record};
@@ -15,65 +14,7 @@ use crate::runtime::EPOCH_TICK;
 use crate::state::{ApiCtx, MemoryLimiter, StoreState};
 use crate::{CallError, CallErrorKind, HostError, Module, Runtime};
 
-/// The operator interfaces of `wasm-graph:processor@1.1.0`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OperatorKind {
-    /// `map`
-    Map,
-    /// `filter`
-    Filter,
-    /// `branch`
-    Branch,
-    /// `accumulate`
-    Accumulate,
-    /// `delay`
-    Delay,
-}
-
-impl OperatorKind {
-    /// All kinds.
-    pub const ALL: [OperatorKind; 5] = [
-        OperatorKind::Map,
-        OperatorKind::Filter,
-        OperatorKind::Branch,
-        OperatorKind::Accumulate,
-        OperatorKind::Delay,
-    ];
-
-    /// The WIT interface name: `map`, `filter`, `branch`, `accumulate`, `delay`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperatorKind::Map => "map",
-            OperatorKind::Filter => "filter",
-            OperatorKind::Branch => "branch",
-            OperatorKind::Accumulate => "accumulate",
-            OperatorKind::Delay => "delay",
-        }
-    }
-}
-
-impl fmt::Display for OperatorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not an operator kind.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown operator kind {0:?} (expected map, filter, branch, accumulate or delay)")]
-pub struct UnknownOperatorKind(pub String);
-
-impl FromStr for OperatorKind {
-    type Err = UnknownOperatorKind;
-
-    /// Accepts the interface names in any case (`map`, `Map`, `MAP`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OperatorKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| UnknownOperatorKind(s.to_string()))
-    }
-}
+pub use wasmgraph_types::{OperatorKind, UnknownOperatorKind};
 
 /// A schema handed to an operator at init (WIT `module-schema`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

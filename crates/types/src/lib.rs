@@ -7,8 +7,10 @@
 //! the engine all speak them.
 
 mod hlc;
+mod kind;
 mod record;
 
 pub use hlc::{Hlc, HlcClock};
+pub use kind::{OperatorKind, UnknownOperatorKind};
 pub use record::{DataModel, Message, MessageSchema, Record, Snapshot};
 pub use bytes::Bytes;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use wasmgraph_deployment::{Configuration, Deployment, Endpoint, ErrorPolicy, FileKind, SinkSpec, SourceSpec};
 
-use crate::graph::{run_files, summary, FileRun};
+use crate::graph::{metrics_summary, run_files, summary, FileRun};
 use crate::live::{run_live, LiveRun};
 
 /// Arguments of `wasmgraph run`.
@@ -78,6 +78,7 @@ impl RunArgs {
             quiet: false,
         })?;
         eprint!("{}", summary(&result.stats));
+        eprint!("{}", metrics_summary(&result.metrics));
         let errors = result.stats.errors();
         eprintln!(
             "wrote {} record(s) to {} in {:.2?}",
