@@ -80,16 +80,18 @@ fn main() -> Result<()> {
     let machine = two / one;
     figure("graph.machine_scaling", machine, "x", "native F->C on 2 threads / 1 thread (what the machine gives now)");
 
-    for (label, map_wasm, map_op) in [
-        ("f2c", example_wasm("temperature"), "module-temperature/map"),
-        ("passthrough", guest_wasm("passthrough"), "passthrough"),
+    // The passthrough graph gets Celsius readings, which the filter keeps.
+    let celsius = r#"{"temperature":{"value":653.8888888888889,"unit":"C"}}"#;
+    for (label, map_wasm, map_op, payload) in [
+        ("f2c", example_wasm("temperature"), "module-temperature/map", READING),
+        ("passthrough", guest_wasm("passthrough"), "passthrough", celsius),
     ] {
         let mut rates = [Vec::new(), Vec::new()];
         for _ in 0..reps {
             // Interleave 1 and 2 workers so drifting load hits both.
             for (i, workers) in [1usize, 2].into_iter().enumerate() {
                 let plan = simple_plan(&rt, &map_wasm, map_op)?;
-                let (rate, written) = run(plan, incoming(n, READING), workers)?;
+                let (rate, written) = run(plan, incoming(n, payload), workers)?;
                 ensure!(written == n as u64, "{label}: {written} of {n} records reached the sink");
                 rates[i].push(rate);
             }

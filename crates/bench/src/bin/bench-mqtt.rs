@@ -42,7 +42,7 @@ fn start_broker(dir: &Path, port: u16) -> Result<Broker> {
         &conf,
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 1000\n\
-             max_queued_messages 0\nlog_dest none\n"
+             max_queued_messages 0\nset_tcp_nodelay true\nlog_dest none\n"
         ),
     )?;
     let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
@@ -61,6 +61,13 @@ fn start_broker(dir: &Path, port: u16) -> Result<Broker> {
     Ok(Broker(child))
 }
 
+/// TCP_NODELAY on a bench client, as the wasmgraph connectors use.
+fn nodelay(eventloop: &mut rumqttc::EventLoop) {
+    let mut network = eventloop.network_options();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+}
+
 /// A subscriber counting messages on `topic` and noting when each arrived.
 struct Subscriber {
     received: Arc<AtomicU64>,
@@ -73,6 +80,7 @@ fn subscribe(rt: &tokio::runtime::Runtime, port: u16, id: &str, topic: &str) -> 
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_inflight(1000);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+    nodelay(&mut eventloop);
     let received = Arc::new(AtomicU64::new(0));
     let arrivals = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,6 +146,7 @@ fn publisher(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_inflight(1000);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+    nodelay(&mut eventloop);
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     rt.spawn(async move {
@@ -239,7 +248,12 @@ fn main() -> Result<()> {
     let plan = plan(&host)?;
     let stats = Arc::new(Stats::for_plan(&plan));
     let engine = std::thread::spawn(move || {
-        wasmgraph_engine::run(plan, Box::new(source), Box::new(sink), stats, RunOptions { workers: 1, ..RunOptions::default() })
+        wasmgraph_engine::run(plan, Box::new(source), Box::new(sink), stats, RunOptions {
+            workers: 1,
+            batch: arg("--batch", RunOptions::default().batch),
+            poll_wait: Duration::from_millis(arg("--poll-wait-ms", RunOptions::default().poll_wait.as_millis() as u64)),
+            ..RunOptions::default()
+        })
     });
 
     let pubr = publisher(&tokio_rt, port, "bench-publisher");

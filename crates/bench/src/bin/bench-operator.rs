@@ -50,11 +50,15 @@ fn main() -> Result<()> {
     let (rounds, batch) = if quick() { (10, 500) } else { (arg("--rounds", 60), arg("--batch", 2000)) };
     let rt = runtime(Some(bench_cache_dir()))?;
     let record = message(1, READING);
+    // `--only f2c|passthrough|filter|python` runs one section (for profiling).
+    let only: String = arg("--only", String::new());
+    let run = |name: &str| only.is_empty() || only == name;
 
     // F->C: the example temperature map against the same logic natively.
+    let native_out = native_f2c(&record).map_err(anyhow::Error::msg)?;
+    if run("f2c") {
     let mut map = op(&rt, &example_wasm("temperature"), "module-temperature/map", OperatorKind::Map)?;
     let wasm_out = map.map(&record)?;
-    let native_out = native_f2c(&record).map_err(anyhow::Error::msg)?;
     ensure!(wasm_out.payload() == native_out.payload(), "wasm and native F->C disagree: {:?} vs {:?}", wasm_out.payload(), native_out.payload());
     let (wasm_ns, native_ns) = interleaved(
         rounds,
@@ -69,8 +73,10 @@ fn main() -> Result<()> {
     figure("operator.f2c.wasm_ns", wasm_ns, "ns/record", "F->C example map through the component (payload as host buffer, full message)");
     figure("operator.f2c.native_ns", native_ns, "ns/record", "F->C same logic as a native Rust function");
     figure("operator.f2c.ratio", wasm_ns / native_ns, "x native", "F->C component / native (target <= 3)");
+    }
 
     // Passthrough map: the full message record, and the bare buffer-or-bytes data model.
+    if run("passthrough") {
     let mut pass = op(&rt, &guest_wasm("passthrough"), "passthrough", OperatorKind::Map)?;
     let out = pass.map(&record)?;
     ensure!(out == record.data, "passthrough changed the record");
@@ -97,8 +103,10 @@ fn main() -> Result<()> {
         || {},
     );
     figure("operator.passthrough_bare.ns", bare_ns, "ns/record", "passthrough map, bare buffer-or-bytes data model (one buffer, no message record)");
+    }
 
     // Filter: the example temperature filter on the Celsius reading.
+    if run("filter") {
     let celsius = Record { data: native_out.clone(), ..record.clone() };
     let mut filter = op(&rt, &example_wasm("temperature"), "module-temperature/filter", OperatorKind::Filter)?;
     ensure!(filter.filter(&celsius)? == native_filter(&celsius).map_err(anyhow::Error::msg)?, "filters disagree");
@@ -115,10 +123,12 @@ fn main() -> Result<()> {
     figure("operator.filter.wasm_ns", fw, "ns/record", "temperature filter through the component");
     figure("operator.filter.native_ns", fn_, "ns/record", "temperature filter natively");
     figure("operator.filter.ratio", fw / fn_, "x native", "filter component / native");
+    }
 
     // Python map (componentize-py): F->C in Python.
     let py = example_wasm("map_py");
-    if py.exists() {
+    if !run("python") {
+    } else if py.exists() {
         let started = Instant::now();
         let mut pymap = op(&rt, &py, "map_py", OperatorKind::Map)?;
         println!("  (map_py loaded and instantiated in {:?})", started.elapsed());
