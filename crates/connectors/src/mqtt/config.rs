@@ -87,6 +87,12 @@ impl MqttConnection {
                 max_packet_size: Some(MQTT_MAX_PACKET),
                 ..ConnectProperties::new()
             });
+        // TCP_NODELAY: publishes and PUBACKs are small packets sent one by
+        // one; with Nagle's algorithm each may wait for the peer's delayed ACK
+        // (tens of milliseconds on Linux), which dominated end-to-end latency.
+        let mut network = options.network_options();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
         if let Some((user, password)) = &self.credentials {
             options.set_credentials(user.clone(), password.clone());
         }
