@@ -88,8 +88,9 @@ impl MqttConnection {
                 ..ConnectProperties::new()
             });
         // TCP_NODELAY: publishes and PUBACKs are small packets sent one by
-        // one; with Nagle's algorithm each may wait for the peer's delayed ACK
-        // (tens of milliseconds on Linux), which dominated end-to-end latency.
+        // one; with Nagle's algorithm one may wait for the peer's delayed ACK
+        // (up to 40 ms on Linux). The broker needs it too (mosquitto:
+        // `set_tcp_nodelay true`), see BENCHMARKS.md.
         let mut network = options.network_options();
         network.set_tcp_nodelay(true);
         options.set_network_options(network);
