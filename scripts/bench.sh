@@ -48,6 +48,12 @@ if [[ ! -f examples/operators/map_py/bin/x86_64/release/map_py.wasm ]]; then
     target/debug/wasmgraph build --lang python examples/operators/map_py || echo "(the Python map did not build; its figures will be missing)" >&2
 fi
 
+if [[ ! -f crates/bench/guests/f2c/bin/x86_64/release/bench-f2c.wasm ]]; then
+    echo "building the bench guest crates/bench/guests/f2c..." >&2
+    cargo build -q -p wasmgraph-cli
+    target/debug/wasmgraph build crates/bench/guests/f2c
+fi
+
 echo "building the benches (release)..." >&2
 cargo build --release -q -p wasmgraph-bench
 

@@ -197,6 +197,38 @@ pub fn native_f2c(record: &Record) -> std::result::Result<DataModel, String> {
     Ok(record.data.clone())
 }
 
+#[derive(Serialize, Deserialize)]
+struct LeanReading {
+    temperature: LeanTemperature,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeanTemperature {
+    value: f64,
+    unit: String,
+}
+
+/// The logic of the bench guest `crates/bench/guests/f2c`, natively: parse,
+/// convert, serialize, new message with the new payload.
+pub fn lean_f2c(record: &Record) -> std::result::Result<DataModel, String> {
+    let DataModel::Message(message) = &record.data else { return Err("expected a message".into()) };
+    let mut reading: LeanReading = serde_json::from_slice(&message.payload).map_err(|e| e.to_string())?;
+    if reading.temperature.unit == "F" {
+        reading.temperature.value = (reading.temperature.value - 32.0) * 5.0 / 9.0;
+        reading.temperature.unit = "C".into();
+        let bytes = serde_json::to_vec(&reading).map_err(|e| e.to_string())?;
+        let mut out = message.clone();
+        out.payload = Bytes::from(bytes);
+        return Ok(DataModel::Message(out));
+    }
+    Ok(record.data.clone())
+}
+
+/// The bench guest: `crates/bench/guests/f2c/bin/x86_64/release/bench-f2c.wasm`.
+pub fn bench_guest_wasm() -> PathBuf {
+    root().join("crates/bench/guests/f2c/bin/x86_64/release/bench-f2c.wasm")
+}
+
 /// The example temperature filter's logic natively: keep Celsius readings
 /// strictly between -40 and 3422.
 pub fn native_filter(record: &Record) -> std::result::Result<bool, String> {

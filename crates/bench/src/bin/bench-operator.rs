@@ -75,6 +75,31 @@ fn main() -> Result<()> {
     figure("operator.f2c.ratio", wasm_ns / native_ns, "x native", "F->C component / native (target <= 3)");
     }
 
+    // The same F->C with nothing else (no metrics, no logging, one parse): the
+    // component boundary alone.
+    let lean = bench_guest_wasm();
+    if run("lean") && lean.exists() {
+        let mut map = op(&rt, &lean, "bench-f2c", OperatorKind::Map)?;
+        let w = map.map(&record)?;
+        let n = lean_f2c(&record).map_err(anyhow::Error::msg)?;
+        ensure!(w.payload() == n.payload(), "lean wasm and native F->C disagree: {:?} vs {:?}", w.payload(), n.payload());
+        let (wasm_ns, native_ns) = interleaved(
+            rounds,
+            batch,
+            || {
+                std::hint::black_box(map.map(std::hint::black_box(&record)).ok());
+            },
+            || {
+                std::hint::black_box(lean_f2c(std::hint::black_box(&record)).ok());
+            },
+        );
+        figure("operator.lean_f2c.wasm_ns", wasm_ns, "ns/record", "lean F->C map (bench guest: parse, convert, serialize; no log/metrics) through the component");
+        figure("operator.lean_f2c.native_ns", native_ns, "ns/record", "lean F->C, same logic natively");
+        figure("operator.lean_f2c.ratio", wasm_ns / native_ns, "x native", "lean F->C component / native (target <= 3)");
+    } else if run("lean") {
+        println!("  (skipping the lean F->C: {} is not built)", lean.display());
+    }
+
     // Passthrough map: the full message record, and the bare buffer-or-bytes data model.
     if run("passthrough") {
     let mut pass = op(&rt, &guest_wasm("passthrough"), "passthrough", OperatorKind::Map)?;
