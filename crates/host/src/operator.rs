@@ -303,6 +303,9 @@ impl Operator {
                     error.message =
                         format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
                 }
+                if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    error.message = format!("{}\n{trace}", error.message);
+                }
                 error
             }
         };
@@ -489,9 +492,10 @@ fn prepare(store: &mut Store<StoreState>, time: Option<&Hlc>, timeout: std::time
 }
 
 fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &crate::HostConfig) -> CallError {
-    // `{:#}` is the error chain including wasmtime's wasm backtrace; `{:?}`
-    // would also symbolize a host backtrace, which takes hundreds of ms.
-    let message = format!("{e:#}");
+    // The message leads with what happened (the trap; the caller adds what the
+    // module printed) and ends with the wasm backtrace for debugging. (`{:?}`
+    // would also symbolize a host backtrace, which takes hundreds of ms.)
+    let message = e.root_cause().to_string();
     if memory_exceeded {
         return CallError::new(
             CallErrorKind::OutOfMemory,
