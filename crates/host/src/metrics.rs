@@ -142,9 +142,12 @@ impl MetricsRegistry {
         labels: Labels,
     ) -> Result<(), MetricsError> {
         let mut metrics = self.lock();
-        let metric = metrics
-            .entry(name.to_string())
-            .or_insert_with(|| Metric::Counter(BTreeMap::new()));
+        // Look the name up before inserting: `entry` would allocate the name on
+        // every call, and operators count on every record.
+        if !metrics.contains_key(name) {
+            metrics.insert(name.to_string(), Metric::Counter(BTreeMap::new()));
+        }
+        let Some(metric) = metrics.get_mut(name) else { unreachable!("inserted above") };
         match metric {
             Metric::Counter(series) => {
                 let v = series.entry(sorted(labels)).or_insert(0);
@@ -167,9 +170,10 @@ impl MetricsRegistry {
         labels: Labels,
     ) -> Result<(), MetricsError> {
         let mut metrics = self.lock();
-        let metric = metrics
-            .entry(name.to_string())
-            .or_insert_with(|| Metric::Histogram(BTreeMap::new()));
+        if !metrics.contains_key(name) {
+            metrics.insert(name.to_string(), Metric::Histogram(BTreeMap::new()));
+        }
+        let Some(metric) = metrics.get_mut(name) else { unreachable!("inserted above") };
         match metric {
             Metric::Histogram(series) => {
                 let s = series.entry(sorted(labels)).or_insert(HistogramSummary {
