@@ -57,6 +57,11 @@ fi
 echo "building the benches (release)..." >&2
 cargo build --release -q -p wasmgraph-bench
 
+# Backtrace capture is opt-in for users; with RUST_BACKTRACE set, every error
+# value (a trap, for one) captures a host backtrace, which the figures must not
+# include.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
+
 out=target/bench
 mkdir -p "$out"
 tsv="$out/results.tsv"

@@ -266,6 +266,8 @@ fn operator_kind(kind: NodeKind) -> Option<OperatorKind> {
 /// Validate a graph definition, load its modules and build the plan (what
 /// `wasmgraph run` does; the CLI's own function is in its binary crate).
 pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, runtime: &Runtime) -> Result<Plan> {
+    let trace = std::env::var_os("BENCH_TRACE").is_some();
+    let t0 = Instant::now();
     let catalog = ModuleDirectory::new(modules);
     let graph = match wasmgraph_config::load_graph(graph_path, Some(&catalog), values) {
         Ok(g) => g,
@@ -276,6 +278,9 @@ pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, ru
             bail!("{} has {} problem(s)", graph_path.display(), errors.len());
         }
     };
+    if trace {
+        eprintln!("load_plan: graph validated in {:?}", t0.elapsed());
+    }
     let order: Vec<_> = graph.topological_order().collect();
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
     let mut loaded: HashMap<PathBuf, wasmgraph_host::Module> = HashMap::new();
@@ -290,7 +295,11 @@ pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, ru
                 let module = match loaded.get(&path) {
                     Some(m) => m.clone(),
                     None => {
+                        let t = Instant::now();
                         let m = runtime.load(&path)?;
+                        if trace {
+                            eprintln!("load_plan: {} loaded in {:?}", path.display(), t.elapsed());
+                        }
                         loaded.insert(path.clone(), m.clone());
                         m
                     }
