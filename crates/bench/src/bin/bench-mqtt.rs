@@ -135,6 +135,42 @@ impl Drop for Subscriber {
     }
 }
 
+/// A plain MQTT relay (no graph): subscribes to `from` with QoS 1 and
+/// publishes every message to `to` with QoS 1. Messages then cross the broker
+/// twice, as they do through a graph: the limit of the graph's path.
+fn relay(rt: &tokio::runtime::Runtime, port: u16, from: &str, to: &str) -> Result<Arc<AtomicBool>> {
+    let mut opts = MqttOptions::new("bench-relay", "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_inflight(1000);
+    let (client, mut eventloop) = AsyncClient::new(opts, 100_000);
+    nodelay(&mut eventloop);
+    let stop = Arc::new(AtomicBool::new(false));
+    let subscribed = Arc::new(AtomicBool::new(false));
+    let (s, sub) = (stop.clone(), subscribed.clone());
+    let (from, to) = (from.to_string(), to.to_string());
+    rt.spawn(async move {
+        let _ = client.subscribe(from, QoS::AtLeastOnce).await;
+        while !s.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    let _ = client.try_publish(to.clone(), QoS::AtLeastOnce, false, p.payload);
+                }
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => sub.store(true, Ordering::Release),
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    });
+    let until = Instant::now() + Duration::from_secs(5);
+    while !subscribed.load(Ordering::Acquire) {
+        if Instant::now() > until {
+            bail!("the relay got no SUBACK");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(stop)
+}
+
 /// A QoS 1 publisher.
 struct Publisher {
     client: AsyncClient,
@@ -259,21 +295,28 @@ fn main() -> Result<()> {
     let pubr = publisher(&tokio_rt, port, "bench-publisher");
     let relay_sub = subscribe(&tokio_rt, port, "bench-sub-relay", "bench/relay")?;
     let out_sub = subscribe(&tokio_rt, port, "bench-sub-out", "bench/out")?;
+    let relay_stop = relay(&tokio_rt, port, "bench/hop1", "bench/hop2")?;
+    let hop_sub = subscribe(&tokio_rt, port, "bench-sub-hop2", "bench/hop2")?;
 
     // Warm up both paths.
     measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", 1000)?;
     measure(&tokio_rt, &pubr, &out_sub, "bench/in", 1000)?;
+    measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", 1000)?;
 
-    let (mut broker_rates, mut graph_rates) = (Vec::new(), Vec::new());
+    let (mut broker_rates, mut graph_rates, mut hop_rates) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
         broker_rates.push(measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", n)?);
         graph_rates.push(measure(&tokio_rt, &pubr, &out_sub, "bench/in", n)?);
+        hop_rates.push(measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", n)?);
     }
     let broker = quantile(&mut broker_rates, 0.5);
     let graph = quantile(&mut graph_rates, 0.5);
+    let hops = quantile(&mut hop_rates, 0.5);
     figure("mqtt.broker_rate", broker, "msgs/s", "broker alone: publisher -> mosquitto -> subscriber, QoS 1");
     figure("mqtt.graph_rate", graph, "msgs/s", "graph: publisher -> mosquitto -> source -> F->C map -> sink -> mosquitto -> subscriber");
     figure("mqtt.ratio", graph / broker, "of broker", "graph / broker-only relay rate (target >= 0.80)");
+    figure("mqtt.two_hop_rate", hops, "msgs/s", "no graph, two broker hops: publisher -> mosquitto -> plain relay client -> mosquitto -> subscriber");
+    figure("mqtt.ratio_two_hop", graph / hops, "of two-hop relay", "graph / plain two-hop relay (the same broker work as the graph path)");
 
     let rate = graph / 2.0;
     let secs = if quick() { 1.0 } else { arg("--latency-secs", 5.0) };
@@ -287,6 +330,7 @@ fn main() -> Result<()> {
     figure("mqtt.broker_p99_ms", b99, "ms", "broker-only latency p99 at the same rate");
 
     stop.store(true, Ordering::Relaxed);
+    relay_stop.store(true, Ordering::Relaxed);
     drop(pubr);
     match engine.join() {
         Ok(Ok(_)) => {}
