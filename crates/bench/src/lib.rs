@@ -266,6 +266,16 @@ fn operator_kind(kind: NodeKind) -> Option<OperatorKind> {
 /// Validate a graph definition, load its modules and build the plan (what
 /// `wasmgraph run` does; the CLI's own function is in its binary crate).
 pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, runtime: &Runtime) -> Result<Plan> {
+    load_plan_timed(graph_path, modules, values, runtime).map(|(plan, _)| plan)
+}
+
+/// [`load_plan`], also returning how long validating the graph took.
+pub fn load_plan_timed(
+    graph_path: &Path,
+    modules: &Path,
+    values: &ParameterValues,
+    runtime: &Runtime,
+) -> Result<(Plan, Duration)> {
     let trace = std::env::var_os("BENCH_TRACE").is_some();
     let t0 = Instant::now();
     let catalog = ModuleDirectory::new(modules);
@@ -278,8 +288,9 @@ pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, ru
             bail!("{} has {} problem(s)", graph_path.display(), errors.len());
         }
     };
+    let validated = t0.elapsed();
     if trace {
-        eprintln!("load_plan: graph validated in {:?}", t0.elapsed());
+        eprintln!("load_plan: graph validated in {validated:?}");
     }
     let order: Vec<_> = graph.topological_order().collect();
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
@@ -325,7 +336,7 @@ pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, ru
         };
         nodes.push(Node { name: node.name.clone(), kind, inputs, factory });
     }
-    Ok(Plan { nodes })
+    Ok((Plan { nodes }, validated))
 }
 
 /// The messages `wasmgraph run` makes of the files of `dir` (file *i* at *i*

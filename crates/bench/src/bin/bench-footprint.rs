@@ -26,7 +26,7 @@ fn child() -> Result<()> {
     let t_rt = t0.elapsed();
     let mut values = wasmgraph_config::ParameterValues::new();
     values.entry("module-temperature/filter".into()).or_default().insert("temperature_lower_bound".into(), "0".into());
-    let plan = load_plan(&root.join("examples/graphs/complex.yaml"), &root.join("examples/operators"), &values, &rt)?;
+    let (plan, validated) = load_plan_timed(&root.join("examples/graphs/complex.yaml"), &root.join("examples/operators"), &values, &rt)?;
     let t_plan = t0.elapsed();
     let disk = rt.stats().disk_hits;
     let compiled = rt.stats().compiled;
@@ -54,6 +54,7 @@ fn child() -> Result<()> {
         compiled,
         seen.count.load(Ordering::Relaxed),
     );
+    println!("VALIDATE\t{}", validated.as_secs_f64() * 1e3);
     Ok(())
 }
 
@@ -75,7 +76,9 @@ fn main() -> Result<()> {
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let line = text.lines().find(|l| l.starts_with("CHILD\t")).context("child printed no figures")?;
-        let v: Vec<f64> = line.split('\t').skip(1).filter_map(|x| x.parse().ok()).collect();
+        let mut v: Vec<f64> = line.split('\t').skip(1).filter_map(|x| x.parse().ok()).collect();
+        let validate = text.lines().find(|l| l.starts_with("VALIDATE\t")).and_then(|l| l[9..].parse().ok());
+        v.push(validate.unwrap_or(f64::NAN));
         if i > 0 || runs == 0 {
             if v[7] > 0.0 {
                 bail!("the compile cache was not warm: {} modules compiled", v[7]);
@@ -89,6 +92,7 @@ fn main() -> Result<()> {
     };
     figure("start.runtime_ms", col(0), "ms", "process main -> Runtime::new done (engine, linker, epoch thread)");
     figure("start.plan_ms", col(1), "ms", "process main -> complex graph validated, modules loaded from the warm cache");
+    figure("start.validate_ms", col(9), "ms", "of which: validating the graph (wasmgraph-config, reading module exports)");
     figure("start.first_record_ms", col(2), "ms", "process main -> first output record of the complex example, warm cache (target < 50)");
     figure("footprint.rss_base_mib", col(3) / 1024.0, "MiB", "RSS of the bench process at main (the floor)");
     figure("footprint.rss_running_mib", col(4) / 1024.0, "MiB", "RSS with the complex graph loaded and running (2 workers), at its first output record");
