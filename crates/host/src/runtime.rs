@@ -159,7 +159,12 @@ impl Runtime {
                 .max_core_instance_size(4 << 20)
                 .max_component_instance_size(4 << 20)
                 .max_memories_per_module(2)
-                .max_tables_per_module(4);
+                .max_tables_per_module(4)
+                // Calls are synchronous (no async support, no component-model
+                // concurrency), so fiber stacks are never taken from the pool;
+                // the default of 1000 cost one mprotect per stack guard page
+                // at start-up (several ms) and as many mappings.
+                .total_stacks(n);
             wt.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wt).map_err(|e| HostError::Engine(format!("{e:#}")))?;
