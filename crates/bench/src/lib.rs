@@ -11,19 +11,17 @@
 //! ratios against a limit measured in the same process and run wherever that
 //! is possible, because the machine is shared and absolute times drift.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use wasmgraph_config::{Arm, ModuleDirectory, OperationType, ParameterValues};
+use wasmgraph_config::{ModuleDirectory, ParameterValues};
 use wasmgraph_connectors::{ConnectorError, Incoming, Sink};
-use wasmgraph_engine::wasm::WasmOperatorFactory;
-use wasmgraph_engine::{Input, Node, NodeKind, Plan};
-use wasmgraph_host::{HostConfig, OperatorConfig, OperatorKind, Runtime, Services};
+use wasmgraph_engine::Plan;
+use wasmgraph_host::{HostConfig, Runtime, Services};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
 /// The reading of issue 6.
@@ -239,30 +237,6 @@ pub fn native_filter(record: &Record) -> std::result::Result<bool, String> {
 
 // ---- Graphs ----
 
-fn node_kind(t: OperationType) -> NodeKind {
-    match t {
-        OperationType::Source => NodeKind::Source,
-        OperationType::Sink => NodeKind::Sink,
-        OperationType::Map => NodeKind::Map,
-        OperationType::Filter => NodeKind::Filter,
-        OperationType::Branch => NodeKind::Branch,
-        OperationType::Accumulate => NodeKind::Accumulate,
-        OperationType::Concatenate => NodeKind::Concatenate,
-        OperationType::Delay => NodeKind::Delay,
-    }
-}
-
-fn operator_kind(kind: NodeKind) -> Option<OperatorKind> {
-    Some(match kind {
-        NodeKind::Map => OperatorKind::Map,
-        NodeKind::Filter => OperatorKind::Filter,
-        NodeKind::Branch => OperatorKind::Branch,
-        NodeKind::Accumulate => OperatorKind::Accumulate,
-        NodeKind::Delay => OperatorKind::Delay,
-        _ => return None,
-    })
-}
-
 /// Validate a graph definition, load its modules and build the plan (what
 /// `wasmgraph run` does; the CLI's own function is in its binary crate).
 pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, runtime: &Runtime) -> Result<Plan> {
@@ -292,51 +266,11 @@ pub fn load_plan_timed(
     if trace {
         eprintln!("load_plan: graph validated in {validated:?}");
     }
-    let order: Vec<_> = graph.topological_order().collect();
-    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
-    let mut loaded: HashMap<PathBuf, wasmgraph_host::Module> = HashMap::new();
-    let mut nodes = Vec::with_capacity(order.len());
-    for node in order {
-        let kind = node_kind(node.kind);
-        let inputs =
-            node.inputs.iter().map(|e| Input { from: position[&e.from.0], arm: e.arm.map(|a| a == Arm::True) }).collect();
-        let factory = match (operator_kind(kind), &node.module) {
-            (Some(op_kind), Some(module_ref)) => {
-                let path = module_ref.path.clone().with_context(|| format!("module of '{}' not resolved", node.name))?;
-                let module = match loaded.get(&path) {
-                    Some(m) => m.clone(),
-                    None => {
-                        let t = Instant::now();
-                        let m = runtime.load(&path)?;
-                        if trace {
-                            eprintln!("load_plan: {} loaded in {:?}", path.display(), t.elapsed());
-                        }
-                        loaded.insert(path.clone(), m.clone());
-                        m
-                    }
-                };
-                let config = OperatorConfig {
-                    operation: node.name.clone(),
-                    kind: op_kind,
-                    properties: node.properties.clone(),
-                    schemas: node
-                        .schemas
-                        .iter()
-                        .map(|s| wasmgraph_host::ModuleSchema {
-                            name: s.name.clone(),
-                            content_type: s.content_type.clone(),
-                            content: s.content.clone(),
-                        })
-                        .collect(),
-                };
-                Some(Arc::new(WasmOperatorFactory::new(runtime.clone(), module, config))
-                    as Arc<dyn wasmgraph_engine::OperatorFactory>)
-            }
-            _ => None,
-        };
-        nodes.push(Node { name: node.name.clone(), kind, inputs, factory });
+    let plan = wasmgraph_engine::wasm::plan_for_graph(&graph, runtime)?;
+    if trace {
+        eprintln!("load_plan: modules loaded after {:?}", t0.elapsed());
     }
-    Ok((Plan { nodes }, validated))
+    Ok((plan, validated))
 }
 
 /// The messages `wasmgraph run` makes of the files of `dir` (file *i* at *i*

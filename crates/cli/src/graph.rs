@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use wasmgraph_config::{Arm, ModuleDirectory, OperationType, ParameterValues};
+use wasmgraph_config::{ModuleDirectory, ParameterValues};
 use wasmgraph_connectors::file::{record_to_json, FileSink, FileSource, FileSourceConfig};
-use wasmgraph_engine::wasm::WasmOperatorFactory;
-use wasmgraph_engine::{ErrorEvent, Input, Node, NodeKind, Plan, RunOptions, Stats};
-use wasmgraph_host::{HostConfig, MetricsRegistry, OperatorConfig, OperatorKind, Runtime, Services};
+use wasmgraph_engine::wasm::plan_for_graph;
+use wasmgraph_engine::{ErrorEvent, Plan, RunOptions, Stats};
+use wasmgraph_host::{HostConfig, MetricsRegistry, Runtime, Services};
 use wasmgraph_state_store::StateStore;
 
 /// Everything needed to run a graph over a directory of files.
@@ -65,30 +65,6 @@ pub fn unknown_param_operations(graph: &wasmgraph_config::Graph, values: &Parame
         .collect()
 }
 
-fn node_kind(t: OperationType) -> NodeKind {
-    match t {
-        OperationType::Source => NodeKind::Source,
-        OperationType::Sink => NodeKind::Sink,
-        OperationType::Map => NodeKind::Map,
-        OperationType::Filter => NodeKind::Filter,
-        OperationType::Branch => NodeKind::Branch,
-        OperationType::Accumulate => NodeKind::Accumulate,
-        OperationType::Concatenate => NodeKind::Concatenate,
-        OperationType::Delay => NodeKind::Delay,
-    }
-}
-
-fn operator_kind(kind: NodeKind) -> Option<OperatorKind> {
-    Some(match kind {
-        NodeKind::Map => OperatorKind::Map,
-        NodeKind::Filter => OperatorKind::Filter,
-        NodeKind::Branch => OperatorKind::Branch,
-        NodeKind::Accumulate => OperatorKind::Accumulate,
-        NodeKind::Delay => OperatorKind::Delay,
-        _ => return None,
-    })
-}
-
 /// Validate the graph (printing every problem), load its modules and build the plan.
 pub fn load_plan(
     graph_path: &Path,
@@ -110,55 +86,7 @@ pub fn load_plan(
     if !unknown.is_empty() {
         bail!("{}", unknown.join("\n"));
     }
-    let order: Vec<_> = graph.topological_order().collect();
-    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
-    let mut loaded: HashMap<PathBuf, wasmgraph_host::Module> = HashMap::new();
-    let mut nodes = Vec::with_capacity(order.len());
-    for node in order {
-        let kind = node_kind(node.kind);
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|e| Input { from: position[&e.from.0], arm: e.arm.map(|a| a == Arm::True) })
-            .collect();
-        let factory = match (operator_kind(kind), &node.module) {
-            (Some(op_kind), Some(module_ref)) => {
-                let path = module_ref
-                    .path
-                    .clone()
-                    .with_context(|| format!("operation '{}': module '{}' was not resolved", node.name, module_ref.reference))?;
-                let module = match loaded.get(&path) {
-                    Some(m) => m.clone(),
-                    None => {
-                        let m = runtime
-                            .load(&path)
-                            .with_context(|| format!("operation '{}': loading {}", node.name, path.display()))?;
-                        loaded.insert(path.clone(), m.clone());
-                        m
-                    }
-                };
-                let config = OperatorConfig {
-                    operation: node.name.clone(),
-                    kind: op_kind,
-                    properties: node.properties.clone(),
-                    schemas: node
-                        .schemas
-                        .iter()
-                        .map(|s| wasmgraph_host::ModuleSchema {
-                            name: s.name.clone(),
-                            content_type: s.content_type.clone(),
-                            content: s.content.clone(),
-                        })
-                        .collect(),
-                };
-                Some(Arc::new(WasmOperatorFactory::new(runtime.clone(), module, config))
-                    as Arc<dyn wasmgraph_engine::OperatorFactory>)
-            }
-            _ => None,
-        };
-        nodes.push(Node { name: node.name.clone(), kind, inputs, factory });
-    }
-    Ok(Plan { nodes })
+    Ok(plan_for_graph(&graph, runtime)?)
 }
 
 /// A host runtime with a state store (seeded from `state` if given).

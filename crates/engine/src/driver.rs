@@ -289,10 +289,13 @@ fn build_dataflow<'s>(
             Some(factory) => Some(factory.create(worker).map_err(|e| format!("operation '{}': {e}", node.name))?),
             None => None,
         };
-        let Some(stream) = merged else {
+        let Some(mut stream) = merged else {
             outputs.push((None, None));
             continue;
         };
+        if node.sequential && matches!(node.kind, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Delay) {
+            stream = operators::order::in_time_order(stream, &node.name);
+        }
         let out = match (node.kind, instance) {
             (NodeKind::Source | NodeKind::Concatenate, _) => (Some(stream.inspect_count(ctx)), None),
             (NodeKind::Sink, _) => {
@@ -302,7 +305,9 @@ fn build_dataflow<'s>(
             (NodeKind::Map, Some(op)) => (Some(operators::map::wasm_map(stream, ctx, op)), None),
             (NodeKind::Filter, Some(op)) => (Some(operators::filter::wasm_filter(stream, ctx, op)), None),
             (NodeKind::Delay, Some(op)) => (Some(operators::delay::wasm_delay(stream, ctx, op)), None),
-            (NodeKind::Accumulate, Some(op)) => (Some(operators::accumulate::wasm_accumulate(stream, ctx, op)), None),
+            (NodeKind::Accumulate, Some(op)) => {
+                (Some(operators::accumulate::wasm_accumulate(stream, ctx, op, node.sequential)), None)
+            }
             (NodeKind::Branch, Some(op)) => {
                 let (no, yes) = operators::branch::wasm_branch(stream, ctx, op);
                 (Some(no), Some(yes))

@@ -66,11 +66,20 @@ pub struct Node {
     pub inputs: Vec<Input>,
     /// Makes its per-worker instances; present exactly when `kind.needs_module()`.
     pub factory: Option<Arc<dyn OperatorFactory>>,
+    /// The operation's calls share state (its module uses the state store), so
+    /// their order matters: records reach it on one worker, in time order, so
+    /// output stays the same for any number of workers.
+    pub sequential: bool,
 }
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("name", &self.name).field("kind", &self.kind).field("inputs", &self.inputs).finish()
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("inputs", &self.inputs)
+            .field("sequential", &self.sequential)
+            .finish()
     }
 }
 

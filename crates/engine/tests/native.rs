@@ -62,6 +62,7 @@ fn node(name: &str, kind: NodeKind, inputs: &[(usize, Option<bool>)], op: Option
         kind,
         inputs: inputs.iter().map(|&(from, arm)| Input { from, arm }).collect(),
         factory: op.map(|o| Arc::new(o) as Arc<dyn OperatorFactory>),
+        sequential: false,
     }
 }
 
@@ -246,4 +247,68 @@ fn every_message_is_acknowledged_once_its_records_are_written_or_dropped() {
     run(plan, Box::new(source), Box::new(sink.clone()), stats, RunOptions { workers: 2, ..RunOptions::default() }).unwrap();
     assert_eq!(sink.records().len(), 3);
     assert_eq!(*acked.lock().unwrap(), [100, 101, 102, 103]);
+}
+
+/// A map whose instances share state, as modules using the state store do: it
+/// stamps each record with how many records all instances had seen before.
+#[derive(Clone, Default)]
+struct SharedCounter {
+    seen: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Operator for SharedCounter {
+    fn map(&mut self, r: &Record) -> Result<DataModel, Failure> {
+        let mut seen = self.seen.lock().unwrap();
+        let n = seen.len();
+        seen.push(r.time.nanos);
+        Ok(with_payload(r, format!("{}#{n}", text(r))))
+    }
+    fn filter(&mut self, _: &Record) -> Result<bool, Failure> {
+        unreachable!("only map is used")
+    }
+    fn branch(&mut self, _: &Record) -> Result<bool, Failure> {
+        unreachable!("only map is used")
+    }
+    fn accumulate(&mut self, _: DataModel, _: &[Record]) -> Result<DataModel, Failure> {
+        unreachable!("only map is used")
+    }
+    fn delay(&mut self, _: &Record) -> Result<Hlc, Failure> {
+        unreachable!("only map is used")
+    }
+}
+
+impl OperatorFactory for SharedCounter {
+    fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+#[test]
+fn a_sequential_operation_sees_records_in_time_order_whatever_the_worker_count() {
+    let run_with = |workers: usize| {
+        let counter = SharedCounter::default();
+        let seen = counter.seen.clone();
+        let mut plan = Plan {
+            nodes: vec![
+                node("source", NodeKind::Source, &[], None),
+                node("count", NodeKind::Map, &[(0, None)], None),
+                node("sink", NodeKind::Sink, &[(1, None)], None),
+            ],
+        };
+        plan.nodes[1].factory = Some(Arc::new(counter));
+        plan.nodes[1].sequential = true;
+        let (out, _, _) = run_plan(plan, messages((0..200).map(|i| format!("m{i}"))), workers);
+        let seen = seen.lock().unwrap().clone();
+        (out, seen)
+    };
+    let (one, seen_one) = run_with(1);
+    // Instantiation checks create one extra instance; only calls are recorded.
+    assert_eq!(seen_one.len(), 200);
+    assert!(seen_one.windows(2).all(|w| w[0] < w[1]), "time order with one worker");
+    for workers in [2, 4] {
+        let (many, seen_many) = run_with(workers);
+        assert_eq!(seen_many, seen_one, "{workers} workers: calls in time order");
+        assert_eq!(many, one, "{workers} workers: identical output");
+    }
+    assert_eq!(text(&one[199]), "m199#199");
 }

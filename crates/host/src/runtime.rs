@@ -415,6 +415,18 @@ pub(crate) struct ModuleInner {
 }
 
 impl Module {
+    /// Whether the module imports the state store. Such a module's calls share
+    /// state across records, so their order matters: the engine runs them one
+    /// at a time in time order.
+    pub fn imports_state_store(&self) -> bool {
+        let component = self.inner.pre.component();
+        let engine = component.engine();
+        component
+            .component_type()
+            .imports(engine)
+            .any(|(name, _)| name.starts_with("wasm-graph:processor/state-store@"))
+    }
+
     /// The operator interfaces the module exports, in the order map, filter,
     /// branch, accumulate, delay.
     pub fn exports(&self) -> Vec<OperatorKind> {

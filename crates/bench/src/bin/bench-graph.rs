@@ -32,6 +32,7 @@ fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result
         kind,
         inputs: from.map(|f| vec![Input { from: f, arm: None }]).unwrap_or_default(),
         factory,
+        sequential: false,
     };
     Ok(Plan {
         nodes: vec![

@@ -256,9 +256,9 @@ fn plan(rt: &Runtime) -> Result<Plan> {
     ));
     Ok(Plan {
         nodes: vec![
-            Node { name: "source".into(), kind: NodeKind::Source, inputs: vec![], factory: None },
-            Node { name: "map".into(), kind: NodeKind::Map, inputs: vec![Input { from: 0, arm: None }], factory: Some(factory) },
-            Node { name: "sink".into(), kind: NodeKind::Sink, inputs: vec![Input { from: 1, arm: None }], factory: None },
+            Node { name: "source".into(), kind: NodeKind::Source, inputs: vec![], factory: None, sequential: false },
+            Node { name: "map".into(), kind: NodeKind::Map, inputs: vec![Input { from: 0, arm: None }], factory: Some(factory), sequential: false },
+            Node { name: "sink".into(), kind: NodeKind::Sink, inputs: vec![Input { from: 1, arm: None }], factory: None, sequential: false },
         ],
     })
 }

@@ -13,10 +13,12 @@ use super::{sort_within_time, time_hash, Instance, NodeCtx, Records, Time};
 /// several calls, each continuing from the previous staged value.
 pub(crate) const BATCH: usize = 1024;
 
-pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance) -> Records<'s> {
+/// `sequential`: the module shares state across calls (the state store), so
+/// every time is folded on worker 0, one after another in time order.
+pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance, sequential: bool) -> Records<'s> {
     let name = format!("WasmAccumulate({})", ctx.name);
     // Every record of a time meets on one worker, so there is one result per time.
-    let pact = Exchange::new(|r: &Record| time_hash(r.time.as_time()));
+    let pact = Exchange::new(move |r: &Record| if sequential { 0 } else { time_hash(r.time.as_time()) });
     stream.unary_frontier(pact, &name, move |_cap, _info| {
         let mut pending: BTreeMap<Time, (Capability<Time>, Vec<Record>)> = BTreeMap::new();
         move |(input, frontier), output| {

@@ -5,6 +5,7 @@ pub(crate) mod branch;
 pub(crate) mod delay;
 pub(crate) mod filter;
 pub(crate) mod map;
+pub(crate) mod order;
 pub(crate) mod sink;
 
 use std::sync::Arc;
