@@ -1,13 +1,12 @@
 //! accumulate: all records of one time are folded, in source order, into one
 //! record that is emitted once, when the frontier passes that time.
 
-use std::collections::BTreeMap;
-
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::{Capability, Operator as _};
+use timely::dataflow::operators::Operator as _;
 use wasmgraph_types::{DataModel, Hlc, Record};
 
-use super::{sort_within_time, time_hash, Instance, NodeCtx, Records, Time};
+use super::pending::Pending;
+use super::{time_hash, Instance, NodeCtx, Records};
 
 /// Records handed to the module per call; a time with more records takes
 /// several calls, each continuing from the previous staged value.
@@ -20,22 +19,14 @@ pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Ins
     // Every record of a time meets on one worker, so there is one result per time.
     let pact = Exchange::new(move |r: &Record| if sequential { 0 } else { time_hash(r.time.as_time()) });
     stream.unary_frontier(pact, &name, move |_cap, _info| {
-        let mut pending: BTreeMap<Time, (Capability<Time>, Vec<Record>)> = BTreeMap::new();
+        let mut pending = Pending::default();
         move |(input, frontier), output| {
             let port = output.output_index();
             input.for_each(|cap, data| {
                 ctx.received(data.len());
-                for record in data.drain(..) {
-                    let time = record.time.as_time();
-                    pending.entry(time).or_insert_with(|| (cap.delayed(&time, port), Vec::new())).1.push(record);
-                }
+                pending.hold(&cap, port, data);
             });
-            while let Some(entry) = pending.first_entry() {
-                if frontier.less_equal(entry.key()) {
-                    break;
-                }
-                let (cap, mut records) = entry.remove();
-                sort_within_time(&mut records);
+            while let Some((cap, records)) = pending.next_ready(frontier) {
                 if let Some(result) = fold(&mut op, &ctx, &records) {
                     ctx.passed(1);
                     output.session(&cap).give(result);

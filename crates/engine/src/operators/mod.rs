@@ -6,6 +6,7 @@ pub(crate) mod delay;
 pub(crate) mod filter;
 pub(crate) mod map;
 pub(crate) mod order;
+pub(crate) mod pending;
 pub(crate) mod sink;
 
 use std::sync::Arc;
