@@ -107,7 +107,14 @@ pub fn runtime(state: Option<&Path>, cache_dir: Option<PathBuf>) -> Result<(Runt
     if let Some(mib) = env_number("WASMGRAPH_MEMORY_LIMIT_MB")? {
         config.memory_limit = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     }
-    let services = Services { state_store: store, metrics: metrics.clone(), schema_dir: None };
+    // The schema registry answers from `<dir>/<id>[-<version>].json` files.
+    let schema_dir = std::env::var_os("WASMGRAPH_SCHEMA_DIR").map(PathBuf::from);
+    if let Some(dir) = &schema_dir {
+        if !dir.is_dir() {
+            bail!("WASMGRAPH_SCHEMA_DIR={}: not a directory", dir.display());
+        }
+    }
+    let services = Services { state_store: store, metrics: metrics.clone(), schema_dir };
     let runtime = Runtime::new(config, services).context("starting the WebAssembly host")?;
     Ok((runtime, metrics))
 }
