@@ -57,6 +57,9 @@ pub struct OperatorStats {
     pub invalid_outputs: u64,
     /// Times the instance was thrown away and re-created.
     pub recreations: u64,
+    /// Nanoseconds spent re-creating instances after failed calls: dropping
+    /// the old store, instantiating and initialising the new one.
+    pub recreation_nanos: u64,
 }
 
 impl OperatorStats {
@@ -314,10 +317,12 @@ impl Operator {
             error.kind,
             CallErrorKind::Trap | CallErrorKind::Timeout | CallErrorKind::OutOfMemory
         ) {
+            let started = std::time::Instant::now();
             self.live = None;
             match self.start() {
                 Ok(live) => {
                     self.stats.recreations += 1;
+                    self.stats.recreation_nanos += started.elapsed().as_nanos() as u64;
                     self.live = Some(live);
                 }
                 Err(e) => {
