@@ -50,7 +50,7 @@ fn main() -> Result<()> {
     let (rounds, batch) = if quick() { (10, 500) } else { (arg("--rounds", 60), arg("--batch", 2000)) };
     let rt = runtime(Some(bench_cache_dir()))?;
     let record = message(1, READING);
-    // `--only f2c|passthrough|filter|python` runs one section (for profiling).
+    // `--only f2c|lean|passthrough|fields|filter|python` runs one section (for profiling).
     let only: String = arg("--only", String::new());
     let run = |name: &str| only.is_empty() || only == name;
 
@@ -128,6 +128,56 @@ fn main() -> Result<()> {
         || {},
     );
     figure("operator.passthrough_bare.ns", bare_ns, "ns/record", "passthrough map, bare buffer-or-bytes data model (one buffer, no message record)");
+    figure("operator.passthrough_bare.rate", 1e9 / bare_ns, "records/s", "passthrough map records/s on one thread, bare buffer-or-bytes data model");
+    }
+
+    // What each field of the message record costs at the component boundary:
+    // the passthrough guest on records that differ by one field at a time, all
+    // measured round-robin in the same rounds. The canonical ABI copies every
+    // string and list into guest memory (a `realloc` call into the guest each)
+    // and back out, so the cost follows the number of fields, not their size.
+    if run("fields") {
+        let mut pass = op(&rt, &guest_wasm("passthrough"), "passthrough", OperatorKind::Map)?;
+        let with = |f: &dyn Fn(&mut wasmgraph_types::Message)| {
+            let mut r = record.clone();
+            if let DataModel::Message(m) = &mut r.data {
+                f(m)
+            }
+            r
+        };
+        let steps: Vec<(&str, &str, Record)> = vec![
+            ("bare", "bare buffer-or-bytes data model (one buffer)", Record { data: DataModel::BufferOrBytes(Bytes::from_static(READING.as_bytes())), ..record.clone() }),
+            ("message", "message record: payload buffer, empty node id and topic, no content type, no properties", with(&|m| {
+                m.user_properties.clear();
+                m.content_type = None;
+                m.topic = Bytes::new();
+                m.timestamp = wasmgraph_types::Hlc::new(1, 0, "");
+            })),
+            ("node_id", "+ timestamp node id", with(&|m| {
+                m.user_properties.clear();
+                m.content_type = None;
+                m.topic = Bytes::new();
+            })),
+            ("topic", "+ topic", with(&|m| {
+                m.user_properties.clear();
+                m.content_type = None;
+            })),
+            ("content_type", "+ content type", with(&|m| m.user_properties.clear())),
+            ("user_property", "+ one user property (the full record of operator.passthrough)", record.clone()),
+        ];
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
+        for _ in 0..rounds {
+            for (i, (_, _, r)) in steps.iter().enumerate() {
+                let t = Instant::now();
+                for _ in 0..batch {
+                    std::hint::black_box(pass.map(std::hint::black_box(r)).ok());
+                }
+                times[i].push(t.elapsed().as_nanos() as f64 / batch as f64);
+            }
+        }
+        for (i, (name, what, _)) in steps.iter().enumerate() {
+            figure(&format!("operator.fields.{name}_ns"), quantile(&mut times[i], 0.5), "ns/record", &format!("passthrough map, {what}"));
+        }
     }
 
     // Filter: the example temperature filter on the Celsius reading.
