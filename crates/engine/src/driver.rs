@@ -139,41 +139,60 @@ pub fn run(
             return;
         }
         let Some(mut source) = my_source else { return };
+        let failed = || worker_fatal.lock().map(|f| f.is_some()).unwrap_or(true);
         let mut clock = HlcClock::new(options.node_id.as_str());
         let mut seq: u64 = 0;
+        let mut batch: Vec<Record> = Vec::with_capacity(options.batch.max(1));
+        // One past the last record time of each poll whose records the sink
+        // may not have written yet.
         let mut in_flight: VecDeque<Time> = VecDeque::new();
         // (record time, token) of messages not yet acknowledged to the source.
         let mut unacked: VecDeque<(Time, u64)> = VecDeque::new();
         loop {
-            if worker_fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+            if failed() {
                 break;
             }
-            match source.poll(options.batch, options.poll_wait) {
+            // Records sent (or time advanced) that the sink has not caught up
+            // with yet: waiting on the source now would hold their output back
+            // by up to `poll_wait`, so poll without waiting and keep stepping.
+            let busy = probe.less_than(input.time());
+            let wait = if busy { Duration::ZERO } else { options.poll_wait };
+            let mut idle = false;
+            match source.poll(options.batch, wait) {
                 Ok(Poll::Data(items)) => {
                     for item in items {
                         let time = match &item.time {
                             Some(t) => clock.observe(t),
                             None => clock.now(),
                         };
-                        let t = time.as_time();
-                        if t > *input.time() {
-                            input.advance_to(t);
-                        }
                         if let Some(token) = item.ack {
-                            unacked.push_back((t, token));
+                            unacked.push_back((time.as_time(), token));
                         }
-                        let mut record = Record { time: time.clone(), seq, data: item.data };
-                        record.set_time(time);
+                        batch.push(operators::record_at(time, seq, item.data));
                         seq += 1;
-                        worker_stats.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        input.send(record);
                     }
-                    let next = clock.last().as_time() + 1;
-                    input.advance_to(next);
-                    in_flight.push_back(next);
+                    // The whole poll travels under one timely time, its first
+                    // (earliest: the clock never goes back) record time; each
+                    // record keeps its own, later or equal, time in
+                    // `Record::time`, which is what every operator orders and
+                    // groups by. Invariant: a record's time is never earlier
+                    // than the time of the capability it travels under.
+                    if let Some(first) = batch.first().map(|r| r.time.as_time()) {
+                        if first > *input.time() {
+                            input.advance_to(first);
+                        }
+                        worker_stats.read.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        input.send_batch(&mut batch);
+                        batch.clear();
+                        let next = clock.last().as_time() + 1;
+                        input.advance_to(next);
+                        in_flight.push_back(next);
+                    }
                 }
+                Ok(Poll::Idle) if busy => idle = true,
                 Ok(Poll::Idle) => {
-                    // Let time pass for windows even without input.
+                    // The poll waited and nothing came: let time pass for
+                    // windows even without input.
                     let next = clock.now().as_time();
                     if next > *input.time() {
                         input.advance_to(next);
@@ -186,14 +205,28 @@ pub fn run(
                 }
             }
             // Keep at most a few polls in flight so memory stays bounded.
-            while in_flight.len() > 4 {
+            while in_flight.front().is_some_and(|t| !probe.less_than(t)) {
+                in_flight.pop_front();
+            }
+            while in_flight.len() > MAX_POLLS_IN_FLIGHT {
                 let oldest = in_flight[0];
-                while probe.less_than(&oldest) {
-                    worker.step();
+                while probe.less_than(&oldest) && !failed() {
+                    // Other workers wake this one when they send it anything.
+                    worker.step_or_park(Some(PARK));
                 }
                 in_flight.pop_front();
             }
-            worker.step();
+            if idle {
+                // Nothing new from the source and nothing to do here but wait
+                // for other workers: park briefly (they wake this worker when
+                // they send it anything) instead of spinning on the source.
+                worker.step_or_park(Some(PARK));
+            } else {
+                worker.step();
+            }
+            if failed() {
+                break;
+            }
             if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
                 worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
                 break;
@@ -201,8 +234,12 @@ pub fn run(
         }
         drop(input);
         while worker.step_or_park(None) {}
-        if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
-            worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+        // After a sink failure nothing more is acknowledged: the records the
+        // sink dropped would otherwise count as written.
+        if !failed() {
+            if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
+                worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+            }
         }
     })
     .map_err(RunError::Engine)?;
@@ -217,6 +254,13 @@ pub fn run(
     }
     Ok(RunReport { elapsed: started.elapsed() })
 }
+
+/// Polls whose records may be in the dataflow at once; more wait for the sink.
+const MAX_POLLS_IN_FLIGHT: usize = 4;
+
+/// Longest a worker parks while it waits for other workers (they wake it when
+/// they send it anything) or for a quiet source.
+const PARK: Duration = Duration::from_millis(1);
 
 /// Acknowledge every message whose records the sink has written: the probe
 /// sits after the sink, so its frontier passing a time means every record at

@@ -1,10 +1,16 @@
 //! The engine: turns a checked graph into a timely dataflow and runs it.
 //!
-//! Every record carries a hybrid logical clock time, packed into the `u128`
-//! timely timestamp ([`wasmgraph_types::Hlc::as_time`]). Timely's progress
-//! tracking tells each operation when no more records at or before a time can
-//! arrive; accumulate and the sink act on that, which is what makes windows
-//! close exactly once and output come out in time order.
+//! Every record carries a hybrid logical clock time (`Record::time`), packed
+//! into a `u128` ([`wasmgraph_types::Hlc::as_time`]) that is also the timely
+//! timestamp. Timely times are coarser than record times: the records of one
+//! source poll travel under one capability, at the poll's earliest record
+//! time, so timely's progress tracking works per poll rather than per record.
+//! The invariant every operator keeps: **a record's own time is never earlier
+//! than the time of the capability it travels under.** So once the frontier
+//! is no longer `less_equal` to a record's time, no record at or before that
+//! time can arrive any more: accumulate, the in-time-order stage and the sink
+//! group and order by the record's own time and act on that, which is what
+//! makes windows close exactly once and output come out in time order.
 //!
 //! Operations are reached through the [`Operator`] trait, one live instance per
 //! worker, made by an [`OperatorFactory`]; the wasmtime host implements them for

@@ -312,3 +312,245 @@ fn a_sequential_operation_sees_records_in_time_order_whatever_the_worker_count()
     }
     assert_eq!(text(&one[199]), "m199#199");
 }
+
+// ---- One timely time per source poll ----
+//
+// The driver sends each poll's records under one capability, at the poll's
+// first record time, while every record keeps its own time. These tests run
+// with small polls (several records per poll, windows spanning polls) and
+// check that grouping and ordering follow the records' own times.
+
+fn run_batched(plan: Plan, input: Vec<Incoming>, workers: usize, batch: usize) -> Vec<Record> {
+    let sink = MemorySink::new();
+    let stats = Arc::new(Stats::for_plan(&plan));
+    let options = RunOptions { workers, batch, ..RunOptions::default() };
+    run(plan, Box::new(MemorySource::new(input)), Box::new(sink.clone()), stats, options).unwrap();
+    sink.records()
+}
+
+fn join_all() -> Native {
+    Native {
+        fold: Some(|staged, batch| {
+            let mut acc = String::from_utf8_lossy(staged.payload()).into_owned();
+            for r in batch {
+                if !acc.is_empty() {
+                    acc.push(',');
+                }
+                acc.push_str(&text(r));
+            }
+            DataModel::Message(Message { payload: Bytes::from(acc), ..Message::default() })
+        }),
+        ..Native::default()
+    }
+}
+
+#[test]
+fn accumulate_without_delay_folds_each_record_time_of_a_poll_on_its_own() {
+    // 40 records with distinct times in polls of 16: every record is its own
+    // time, so every record is its own accumulation, although 16 share one
+    // timely time.
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("acc", NodeKind::Accumulate, &[(0, None)], Some(join_all())),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let input = || messages((0..40).map(|i| format!("m{i}")));
+    let expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    for workers in [1, 2, 4] {
+        for batch in [1, 16, 256] {
+            let out = run_batched(plan.clone(), input(), workers, batch);
+            assert_eq!(out.iter().map(text).collect::<Vec<_>>(), expected, "{workers} workers, polls of {batch}");
+            let times: Vec<u64> = out.iter().map(|r| r.time.nanos).collect();
+            assert_eq!(times, (0..40).map(|i| 1 + i * SEC).collect::<Vec<_>>(), "{workers} workers, polls of {batch}");
+        }
+    }
+}
+
+#[test]
+fn windows_spanning_polls_accumulate_the_same_for_any_poll_size_and_worker_count() {
+    // Polls of 7 records split every 10-record window over two or three polls,
+    // and put records of two windows under one capability.
+    let reference = run_batched(windowed_plan(), input_for_windows(), 1, 256);
+    assert_eq!(reference.len(), 20);
+    for workers in [1, 2, 4] {
+        for batch in [1, 7, 256] {
+            let out = run_batched(windowed_plan(), input_for_windows(), workers, batch);
+            assert_eq!(out, reference, "{workers} workers, polls of {batch}");
+        }
+    }
+    let first_window: Vec<String> = reference.iter().filter(|r| r.time.nanos == 10 * SEC).map(text).collect();
+    assert!(first_window.contains(&"T0,T3,T6,T9".to_string()), "{first_window:?}");
+    assert!(first_window.contains(&"h1,h2,h4,h5,h7,h8".to_string()), "{first_window:?}");
+}
+
+#[test]
+fn the_sink_writes_in_record_time_order_across_polls_after_a_delay_reorders_a_poll() {
+    // Every third record is delayed by 25 s: within a poll (and across polls)
+    // records change places, and the sink must follow their new times.
+    let late = Native {
+        delay: Some(|r| {
+            if text(r).trim_start_matches('m').parse::<u64>().unwrap() % 3 == 0 {
+                Hlc::new(r.time.nanos + 25 * SEC, r.time.counter, "late")
+            } else {
+                r.time.clone()
+            }
+        }),
+        ..Native::default()
+    };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("late", NodeKind::Delay, &[(0, None)], Some(late)),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let input = || messages((0..60).map(|i| format!("m{i}")));
+    // Records that end up sharing a time keep source order.
+    let mut expected: Vec<(u64, u64)> = (0..60u64).map(|i| (1 + i * SEC + if i % 3 == 0 { 25 * SEC } else { 0 }, i)).collect();
+    expected.sort();
+    let expected: Vec<(u64, String)> = expected.into_iter().map(|(t, i)| (t, format!("m{i}"))).collect();
+    for workers in [1, 2, 4] {
+        for batch in [1, 5, 256] {
+            let out = run_batched(plan.clone(), input(), workers, batch);
+            let got: Vec<(u64, String)> = out.iter().map(|r| (r.time.nanos, text(r))).collect();
+            assert_eq!(got, expected, "{workers} workers, polls of {batch}");
+        }
+    }
+}
+
+#[test]
+fn a_sequential_operation_sees_record_time_order_with_small_polls() {
+    let run_with = |workers: usize, batch: usize| {
+        let counter = SharedCounter::default();
+        let seen = counter.seen.clone();
+        let mut plan = Plan {
+            nodes: vec![
+                node("source", NodeKind::Source, &[], None),
+                node("count", NodeKind::Map, &[(0, None)], None),
+                node("sink", NodeKind::Sink, &[(1, None)], None),
+            ],
+        };
+        plan.nodes[1].factory = Some(Arc::new(counter));
+        plan.nodes[1].sequential = true;
+        let out = run_batched(plan, messages((0..100).map(|i| format!("m{i}"))), workers, batch);
+        let seen = seen.lock().unwrap().clone();
+        (out, seen)
+    };
+    let (one, seen_one) = run_with(1, 256);
+    assert!(seen_one.windows(2).all(|w| w[0] < w[1]), "time order with one worker");
+    for workers in [1, 2, 4] {
+        for batch in [1, 9] {
+            let (many, seen_many) = run_with(workers, batch);
+            assert_eq!(seen_many, seen_one, "{workers} workers, polls of {batch}: calls in time order");
+            assert_eq!(many, one, "{workers} workers, polls of {batch}: identical output");
+        }
+    }
+}
+
+/// A source that hands out one message per poll and checks, whenever the
+/// driver asks it to wait, that everything sent before has reached the sink:
+/// the driver must not wait on a quiet source while output is still due.
+struct Watchful {
+    left: Vec<Incoming>,
+    sent: usize,
+    sink: MemorySink,
+    waited_while_busy: Arc<Mutex<Vec<usize>>>,
+}
+
+impl wasmgraph_connectors::Source for Watchful {
+    fn poll(&mut self, _max: usize, wait: std::time::Duration) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
+        let written = self.sink.records().len();
+        if !wait.is_zero() && written < self.sent {
+            self.waited_while_busy.lock().unwrap().push(self.sent - written);
+        }
+        // Every other poll finds nothing, as a live source between messages does.
+        if self.sent % 2 == 1 && written < self.sent {
+            return Ok(wasmgraph_connectors::Poll::Idle);
+        }
+        match self.left.pop() {
+            Some(item) => {
+                self.sent += 1;
+                Ok(wasmgraph_connectors::Poll::Data(vec![item]))
+            }
+            None => Ok(wasmgraph_connectors::Poll::End),
+        }
+    }
+    fn describe(&self) -> String {
+        "watchful".into()
+    }
+}
+
+#[test]
+fn the_driver_never_waits_on_the_source_while_output_is_due() {
+    for workers in [1, 2] {
+        let upper = Native { map: Some(|r| Ok(with_payload(r, text(r).to_uppercase()))), ..Native::default() };
+        let plan = Plan {
+            nodes: vec![
+                node("source", NodeKind::Source, &[], None),
+                node("upper", NodeKind::Map, &[(0, None)], Some(upper)),
+                node("sink", NodeKind::Sink, &[(1, None)], None),
+            ],
+        };
+        let sink = MemorySink::new();
+        let mut left = messages((0..20).map(|i| format!("m{i}")));
+        left.reverse();
+        let waited = Arc::new(Mutex::new(Vec::new()));
+        let source = Watchful { left, sent: 0, sink: sink.clone(), waited_while_busy: waited.clone() };
+        let stats = Arc::new(Stats::for_plan(&plan));
+        let options = RunOptions { workers, poll_wait: std::time::Duration::from_millis(20), ..RunOptions::default() };
+        run(plan, Box::new(source), Box::new(sink.clone()), stats, options).unwrap();
+        assert_eq!(sink.records().len(), 20);
+        assert!(waited.lock().unwrap().is_empty(), "{workers} workers: waited with records due: {:?}", waited.lock().unwrap());
+    }
+}
+
+/// Fails on its `fail_at`th write.
+#[derive(Clone)]
+struct FailingSink {
+    written: Arc<Mutex<Vec<u64>>>,
+    fail_at: usize,
+}
+
+impl wasmgraph_connectors::Sink for FailingSink {
+    fn write(&mut self, record: &Record) -> Result<(), wasmgraph_connectors::ConnectorError> {
+        let mut written = self.written.lock().unwrap();
+        if written.len() + 1 == self.fail_at {
+            return Err(wasmgraph_connectors::ConnectorError::Config("disk full".into()));
+        }
+        written.push(record.seq);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), wasmgraph_connectors::ConnectorError> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "failing".into()
+    }
+}
+
+#[test]
+fn after_a_sink_failure_only_written_messages_are_acknowledged() {
+    for workers in [1, 2] {
+        let plan = Plan {
+            nodes: vec![node("source", NodeKind::Source, &[], None), node("sink", NodeKind::Sink, &[(0, None)], None)],
+        };
+        let mut input = messages((0..200).map(|i| format!("m{i}")));
+        for (i, item) in input.iter_mut().enumerate() {
+            item.ack = Some(i as u64);
+        }
+        let source = MemorySource::new(input);
+        let acked = source.acked();
+        let sink = FailingSink { written: Arc::default(), fail_at: 50 };
+        let written = sink.written.clone();
+        let stats = Arc::new(Stats::for_plan(&plan));
+        let options = RunOptions { workers, batch: 16, ..RunOptions::default() };
+        let err = run(plan, Box::new(source), Box::new(sink), stats, options).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        let written = written.lock().unwrap().clone();
+        assert_eq!(written, (0..49).collect::<Vec<u64>>());
+        let acked = acked.lock().unwrap().clone();
+        assert!(acked.iter().all(|t| written.contains(t)), "{workers} workers: acknowledged unwritten messages: {acked:?}");
+    }
+}

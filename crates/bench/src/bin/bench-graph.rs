@@ -5,6 +5,11 @@
 //! the sample files repeated. The limit for scaling is measured in the same
 //! run: the same native F->C work on 1 and 2 plain threads says how much of
 //! a second core the shared machine gives right now.
+//!
+//! Knobs: `--records N`, `--reps N`, `--complex-times N`, `--quick`, and for
+//! profiling one case (`perf record -g target/release/bench-graph --only f2c`)
+//! `--only f2c|passthrough|complex` and `--workers 1|2` (one worker count only;
+//! the scaling figures then are not printed).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -44,13 +49,27 @@ fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result
     })
 }
 
-/// Records/s of `plan` over `items`, and how many reached the sink.
+/// CPU time (user + system) the process has used so far, threads that ended
+/// included, in seconds (clock ticks of 10 ms).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(14) + ticks(15)) / 100.0
+}
+
+/// Records/s of `plan` over `items`, and how many reached the sink; prints the
+/// CPU time per record (all threads), which the machine's load disturbs less
+/// than the rate.
 fn run(plan: Plan, items: Vec<wasmgraph_connectors::Incoming>, workers: usize) -> Result<(f64, u64)> {
     let n = items.len();
     let sink = CountingSink::default();
     let seen = sink.0.clone();
     let stats = Arc::new(Stats::for_plan(&plan));
     let started = Instant::now();
+    let cpu = process_cpu_secs();
     wasmgraph_engine::run(
         plan,
         Box::new(MemorySource::new(items)),
@@ -59,6 +78,8 @@ fn run(plan: Plan, items: Vec<wasmgraph_connectors::Incoming>, workers: usize) -
         RunOptions { workers, ..RunOptions::default() },
     )?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_secs() - cpu;
+    println!("  ({n} records, {workers} worker(s): {:.0} records/s, {:.2} us CPU per record)", n as f64 / secs, cpu * 1e6 / n as f64);
     Ok((n as f64 / secs, seen.count.load(Ordering::Relaxed)))
 }
 
@@ -72,6 +93,12 @@ fn main() -> Result<()> {
     note_load("graph");
     let n = if quick() { 20_000 } else { arg("--records", 200_000) };
     let reps = if quick() { 1 } else { arg("--reps", 3) };
+    let only: String = arg("--only", String::new());
+    let only_workers: usize = arg("--workers", 0);
+    let wanted = |label: &str| only.is_empty() || only == label;
+    let worker_counts: Vec<usize> = if only_workers == 0 { vec![1, 2] } else { vec![only_workers] };
+    ensure!(only_workers <= 2, "--workers takes 1 or 2");
+    ensure!(["", "f2c", "passthrough", "complex"].contains(&only.as_str()), "--only takes f2c, passthrough or complex");
     let rt = runtime(Some(bench_cache_dir()))?;
 
     // The machine's parallelism right now, for the same kind of work.
@@ -87,15 +114,24 @@ fn main() -> Result<()> {
         ("f2c", example_wasm("temperature"), "module-temperature/map", READING),
         ("passthrough", guest_wasm("passthrough"), "passthrough", celsius),
     ] {
+        if !wanted(label) {
+            continue;
+        }
         let mut rates = [Vec::new(), Vec::new()];
         for _ in 0..reps {
             // Interleave 1 and 2 workers so drifting load hits both.
-            for (i, workers) in [1usize, 2].into_iter().enumerate() {
+            for &workers in &worker_counts {
                 let plan = simple_plan(&rt, &map_wasm, map_op)?;
                 let (rate, written) = run(plan, incoming(n, payload), workers)?;
                 ensure!(written == n as u64, "{label}: {written} of {n} records reached the sink");
-                rates[i].push(rate);
+                rates[workers - 1].push(rate);
             }
+        }
+        if worker_counts.len() == 1 {
+            let w = worker_counts[0];
+            let r = quantile(&mut rates[w - 1], 0.5);
+            figure(&format!("graph.{label}.w{w}"), r, "records/s", &format!("source -> {label} map -> filter -> sink, {w} worker(s)"));
+            continue;
         }
         let r1 = quantile(&mut rates[0], 0.5);
         let r2 = quantile(&mut rates[1], 0.5);
@@ -118,7 +154,10 @@ fn main() -> Result<()> {
     values.entry("module-temperature/filter".into()).or_default().insert("temperature_lower_bound".into(), "0".into());
     let times = if quick() { 20 } else { arg("--complex-times", 400) };
     let dir = root.join("examples/data/mixed");
-    for workers in [1usize, 2] {
+    for &workers in &worker_counts {
+        if !wanted("complex") {
+            break;
+        }
         let mut rates = Vec::new();
         let mut out = 0;
         let mut count = 0;

@@ -1,12 +1,14 @@
-//! accumulate: all records of one time are folded, in source order, into one
-//! record that is emitted once, when the frontier passes that time.
+//! accumulate: all records of one record time are folded, in source order,
+//! into one record that is emitted once, at that time, when the frontier
+//! passes it. Records are grouped by their own time, never by the capability
+//! they travel under (one capability carries a whole source poll).
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator as _;
 use wasmgraph_types::{DataModel, Hlc, Record};
 
 use super::pending::Pending;
-use super::{time_hash, Instance, NodeCtx, Records};
+use super::{record_at, time_hash, Instance, NodeCtx, Records};
 
 /// Records handed to the module per call; a time with more records takes
 /// several calls, each continuing from the previous staged value.
@@ -26,11 +28,18 @@ pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Ins
                 ctx.received(data.len());
                 pending.hold(&cap, port, data);
             });
-            while let Some((cap, records)) = pending.next_ready(frontier) {
-                if let Some(result) = fold(&mut op, &ctx, &records) {
-                    ctx.passed(1);
-                    output.session(&cap).give(result);
+            if let Some((cap, records)) = pending.take_ready(frontier) {
+                // One result per record time, each at its time; `cap` is at or
+                // before the earliest of them, so all go out under it.
+                let mut session = output.session(&cap);
+                let mut passed = 0;
+                for group in records.chunk_by(|a, b| a.time.as_time() == b.time.as_time()) {
+                    if let Some(result) = fold(&mut op, &ctx, group) {
+                        passed += 1;
+                        session.give(result);
+                    }
                 }
+                ctx.passed(passed);
             }
         }
     })
@@ -57,7 +66,5 @@ fn fold(op: &mut Instance, ctx: &NodeCtx, records: &[Record]) -> Option<Record> 
     if !any {
         return None;
     }
-    let mut out = Record { time: time.clone(), seq, data: staged };
-    out.set_time(time);
-    Some(out)
+    Some(record_at(time, seq, staged))
 }

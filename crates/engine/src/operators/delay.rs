@@ -1,6 +1,7 @@
-//! delay: the module names a later time and the record moves there.
-
-use std::collections::BTreeMap;
+//! delay: the module names a later time and the record moves there: its own
+//! time (`record.time`, which is what accumulate and the sink group and order
+//! by) changes; the capability it travels under moves at most to the earliest
+//! new time of its batch.
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Operator as _;
@@ -12,10 +13,12 @@ use crate::{Failure, FailureKind};
 pub(crate) fn wasm_delay<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance) -> Records<'s> {
     let name = format!("WasmDelay({})", ctx.name);
     stream.unary(Pipeline, &name, move |_cap, _info| {
-        let mut moved: BTreeMap<Time, Vec<Record>> = BTreeMap::new();
+        let mut moved: Vec<Record> = Vec::new();
         move |input, output| {
+            let port = output.output_index();
             input.for_each(|cap, data| {
                 ctx.received(data.len());
+                let mut earliest = Time::MAX;
                 for mut record in data.drain(..) {
                     match op.delay(&record) {
                         Ok(time) if time < record.time => ctx.failed(
@@ -30,19 +33,23 @@ pub(crate) fn wasm_delay<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance
                             std::slice::from_ref(&record),
                         ),
                         Ok(time) => {
-                            let key = time.as_time();
+                            earliest = earliest.min(time.as_time());
                             record.set_time(time);
-                            moved.entry(key).or_default().push(record);
+                            moved.push(record);
                         }
                         Err(failure) => ctx.failed(failure, std::slice::from_ref(&record)),
                     }
                 }
-                let port = output.output_index();
-                for (time, mut records) in std::mem::take(&mut moved) {
-                    let later = cap.delayed(&time, port);
-                    ctx.passed(records.len());
-                    output.session(&later).give_container(&mut records);
+                if moved.is_empty() {
+                    return;
                 }
+                // Each record now carries its new time; they travel on under one
+                // capability at the earliest of them, which is at or after the
+                // one they came under (new time >= old time >= capability).
+                let later = cap.delayed(&earliest, port);
+                ctx.passed(moved.len());
+                output.session(&later).give_container(&mut moved);
+                moved.clear();
             });
         }
     })

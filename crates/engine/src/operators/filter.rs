@@ -12,16 +12,18 @@ pub(crate) fn wasm_filter<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instanc
             input.for_each(|cap, data| {
                 ctx.received(data.len());
                 let mut session = output.session(&cap);
+                let mut passed = 0;
                 for record in data.drain(..) {
                     match op.filter(&record) {
                         Ok(true) => {
-                            ctx.passed(1);
+                            passed += 1;
                             session.give(record);
                         }
                         Ok(false) => {}
                         Err(failure) => ctx.failed(failure, std::slice::from_ref(&record)),
                     }
                 }
+                ctx.passed(passed);
             });
         }
     })

@@ -2,9 +2,8 @@
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Operator as _;
-use wasmgraph_types::Record;
 
-use super::{Instance, NodeCtx, Records};
+use super::{record_at, Instance, NodeCtx, Records};
 
 pub(crate) fn wasm_map<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance) -> Records<'s> {
     let name = format!("WasmMap({})", ctx.name);
@@ -13,17 +12,17 @@ pub(crate) fn wasm_map<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance) 
             input.for_each(|cap, data| {
                 ctx.received(data.len());
                 let mut session = output.session(&cap);
+                let mut passed = 0;
                 for record in data.drain(..) {
                     match op.map(&record) {
                         Ok(result) => {
-                            let mut out = Record { time: record.time.clone(), seq: record.seq, data: result };
-                            out.set_time(record.time);
-                            ctx.passed(1);
-                            session.give(out);
+                            passed += 1;
+                            session.give(record_at(record.time, record.seq, result));
                         }
                         Err(failure) => ctx.failed(failure, std::slice::from_ref(&record)),
                     }
                 }
+                ctx.passed(passed);
             });
         }
     })

@@ -9,10 +9,11 @@ pub(crate) mod order;
 pub(crate) mod pending;
 pub(crate) mod sink;
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use timely::dataflow::Stream;
-use wasmgraph_types::Record;
+use wasmgraph_types::{DataModel, Hlc, Record};
 
 use crate::driver::ErrorEvent;
 use crate::stats::{bump, Stats};
@@ -64,6 +65,19 @@ impl NodeCtx {
     }
 }
 
+/// A record at `time` holding `data`, with the data's embedded timestamp set to
+/// `time` (as [`Record::set_time`] does, without a placeholder time to clone
+/// and drop: the node id is a shared `Arc`, and every clone or drop of it is an
+/// atomic operation other workers may be contending for).
+pub(crate) fn record_at(time: Hlc, seq: u64, mut data: DataModel) -> Record {
+    match &mut data {
+        DataModel::Message(m) => m.timestamp = time.clone(),
+        DataModel::Snapshot(s) => s.timestamp = time.clone(),
+        DataModel::BufferOrBytes(_) => {}
+    }
+    Record { time, seq, data }
+}
+
 /// A per-worker instance of a module operation.
 pub(crate) type Instance = Box<dyn Operator>;
 
@@ -73,13 +87,46 @@ pub(crate) fn time_hash(time: Time) -> u64 {
     mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// The order of records that share a time: source order, then content, so
-/// output never depends on which worker handled what.
-pub(crate) fn sort_within_time(records: &mut [Record]) {
-    records.sort_by(|a, b| {
-        a.seq
-            .cmp(&b.seq)
-            .then_with(|| a.data.payload().cmp(b.data.payload()))
-            .then_with(|| format!("{:?}", a.data).cmp(&format!("{:?}", b.data)))
-    });
+/// The order in which the engine releases records wherever order matters
+/// (accumulate, the in-time-order stage, the sink): the record's own time,
+/// then source order, then content, so output never depends on which worker
+/// handled what.
+///
+/// Records are grouped and ordered by their own time (`record.time`), never
+/// by the time of the capability they travel under: one capability carries a
+/// whole source poll, whose records have different times (see the driver).
+pub(crate) fn record_order(a: &Record, b: &Record) -> Ordering {
+    a.time
+        .as_time()
+        .cmp(&b.time.as_time())
+        .then(a.seq.cmp(&b.seq))
+        .then_with(|| a.data.payload().cmp(b.data.payload()))
+        .then_with(|| tie_break(a, b))
+}
+
+/// Two records with the same time, source message and payload are ordered by
+/// their whole content (its `Debug` text). Identical copies (a node feeding
+/// two sinks) are the common case: they are recognised without formatting,
+/// which is consistent with comparing the texts because the `Debug` text is a
+/// function of the fields compared (data equality ignores the node id of the
+/// embedded timestamp, so that is compared separately).
+#[cold]
+fn tie_break(a: &Record, b: &Record) -> Ordering {
+    if a.data == b.data && embedded_node_id(&a.data) == embedded_node_id(&b.data) {
+        return Ordering::Equal;
+    }
+    format!("{:?}", a.data).cmp(&format!("{:?}", b.data))
+}
+
+fn embedded_node_id(data: &DataModel) -> Option<&str> {
+    match data {
+        DataModel::Message(m) => Some(&m.timestamp.node_id),
+        DataModel::Snapshot(s) => Some(&s.timestamp.node_id),
+        DataModel::BufferOrBytes(_) => None,
+    }
+}
+
+/// Sort records into [`record_order`].
+pub(crate) fn sort_records(records: &mut [Record]) {
+    records.sort_by(record_order);
 }

@@ -16,7 +16,9 @@ pub(crate) fn in_time_order<'s>(stream: Records<'s>, name: &str) -> Records<'s> 
         move |(input, frontier), output| {
             let port = output.output_index();
             input.for_each(|cap, data| pending.hold(&cap, port, data));
-            while let Some((cap, mut records)) = pending.next_ready(frontier) {
+            // Records released together are sorted by their own times, all at or
+            // after `cap`; later releases only hold later times.
+            if let Some((cap, mut records)) = pending.take_ready(frontier) {
                 output.session(&cap).give_container(&mut records);
             }
         }

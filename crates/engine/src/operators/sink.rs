@@ -1,7 +1,7 @@
-//! The sink: every record meets on worker 0 and is written in time order once
-//! the frontier has passed its time (records sharing a time in source order).
+//! The sink: every record meets on worker 0 and is written in time order (by
+//! its own time; records sharing a time in source order) once the frontier
+//! has passed its time.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use timely::dataflow::channels::pact::Exchange;
@@ -9,12 +9,19 @@ use timely::dataflow::operators::Operator as _;
 use wasmgraph_connectors::Sink;
 use wasmgraph_types::Record;
 
-use super::{sort_within_time, Records, Time};
+use super::pending::Pending;
+use super::Records;
 use crate::stats::{bump, Stats};
 
 /// Writes to `sink` (present on worker 0 only). The returned stream carries no
 /// records; its frontier passes a time only after every record at that time has
-/// been written and flushed, which is what a probe on it tells the driver.
+/// been written and flushed, which is what a probe on it tells the driver: the
+/// sink holds a capability at the earliest record it has not written yet, and
+/// drops it only after writing and flushing.
+///
+/// After a write or flush fails the error goes to `fatal` and nothing more is
+/// written; records are then discarded so the run can wind down (the driver
+/// acknowledges nothing once `fatal` is set).
 pub(crate) fn ordered_sink<'s>(
     stream: Records<'s>,
     mut sink: Option<Box<dyn Sink>>,
@@ -23,38 +30,33 @@ pub(crate) fn ordered_sink<'s>(
 ) -> Records<'s> {
     let pact = Exchange::new(|_r: &Record| 0u64);
     stream.unary_frontier(pact, "Sink", move |_cap, _info| {
-        let mut pending: BTreeMap<Time, Vec<Record>> = BTreeMap::new();
-        move |(input, frontier), _output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Time, timely::container::CapacityContainerBuilder<Vec<Record>>>| {
+        let mut pending = Pending::default();
+        let mut failed = false;
+        move |(input, frontier), output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, _, timely::container::CapacityContainerBuilder<Vec<Record>>>| {
+            let port = output.output_index();
             input.for_each(|cap, data| {
-                // Every record travels under a capability; a message with none
-                // would carry no time to order by, and cannot occur here.
-                if let Some(&time) = cap.least() {
-                    pending.entry(time).or_default().append(data);
+                if failed {
+                    data.clear();
+                } else {
+                    pending.hold(&cap, port, data);
                 }
             });
-            let mut wrote = false;
-            while let Some(entry) = pending.first_entry() {
-                if frontier.less_equal(entry.key()) {
-                    break;
-                }
-                let mut records = entry.remove();
-                sort_within_time(&mut records);
-                if let Some(sink) = sink.as_mut() {
-                    for record in &records {
-                        if let Err(err) = sink.write(record) {
-                            fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
-                            return;
-                        }
-                    }
-                    bump(&stats.written, records.len() as u64);
-                    wrote = true;
-                }
+            if failed {
+                return;
             }
-            if wrote {
-                if let Some(Err(err)) = sink.as_mut().map(|s| s.flush()) {
+            let Some((_cap, records)) = pending.take_ready(frontier) else { return };
+            let Some(sink) = sink.as_mut() else { return };
+            let result = records.iter().try_for_each(|record| sink.write(record)).and_then(|()| sink.flush());
+            match result {
+                Ok(()) => bump(&stats.written, records.len() as u64),
+                Err(err) => {
                     fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+                    failed = true;
+                    pending.clear();
                 }
             }
+            // `_cap` drops here, after the flush: only now may the probe pass
+            // these records' times.
         }
     })
 }
