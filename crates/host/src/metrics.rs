@@ -114,14 +114,47 @@ impl Metric {
 /// Counters and histograms with labels, shared by all operators of a runtime
 /// (and usable by the engine for its own figures). A name is either a counter or
 /// a histogram; using it as the other is an error.
-#[derive(Debug, Default)]
+///
+/// Operators update metrics on every record from every worker thread, so the
+/// registry is sharded: each thread updates its own shard (an uncontended
+/// lock), and [`snapshot`](Self::snapshot) merges the shards. Which type a name
+/// has is decided once, in a registry-wide table consulted only the first time
+/// a shard sees the name.
+#[derive(Debug)]
 pub struct MetricsRegistry {
-    metrics: Mutex<BTreeMap<String, Metric>>,
+    shards: Box<[Mutex<BTreeMap<String, Metric>>]>,
+    kinds: Mutex<BTreeMap<String, &'static str>>,
+}
+
+/// Shards per registry: enough that worker threads rarely share one.
+const SHARDS: usize = 16;
+
+impl Default for MetricsRegistry {
+    fn default() -> Self {
+        MetricsRegistry {
+            shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
+            kinds: Mutex::new(BTreeMap::new()),
+        }
+    }
 }
 
 fn sorted(mut labels: Labels) -> Labels {
     labels.sort();
     labels
+}
+
+/// This thread's shard: threads take shards round robin as they first update.
+fn shard_index() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|i| *i)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl MetricsRegistry {
@@ -130,97 +163,107 @@ impl MetricsRegistry {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Metric>> {
-        self.metrics.lock().unwrap_or_else(|p| p.into_inner())
+    /// Update the metric `name` (of kind `requested`) in this thread's shard,
+    /// creating it with `empty` the first time this shard sees it.
+    fn update(
+        &self,
+        name: &str,
+        requested: &'static str,
+        empty: fn() -> Metric,
+        apply: impl FnOnce(&mut Metric),
+    ) -> Result<(), MetricsError> {
+        let mut shard = lock(&self.shards[shard_index()]);
+        // Look the name up before inserting: `entry` would allocate the name on
+        // every call, and operators count on every record.
+        if !shard.contains_key(name) {
+            let mut kinds = lock(&self.kinds);
+            let existing = *kinds.entry(name.to_string()).or_insert(requested);
+            if existing != requested {
+                return Err(MetricsError::IncompatibleType { name: name.to_string(), existing, requested });
+            }
+            shard.insert(name.to_string(), empty());
+        }
+        let Some(metric) = shard.get_mut(name) else { unreachable!("inserted above") };
+        if metric.kind() != requested {
+            return Err(MetricsError::IncompatibleType { name: name.to_string(), existing: metric.kind(), requested });
+        }
+        apply(metric);
+        Ok(())
     }
 
     /// Add `value` to the counter `name` with `labels` (saturating at `u64::MAX`).
-    pub fn add_to_counter(
-        &self,
-        name: &str,
-        value: u64,
-        labels: Labels,
-    ) -> Result<(), MetricsError> {
-        let mut metrics = self.lock();
-        // Look the name up before inserting: `entry` would allocate the name on
-        // every call, and operators count on every record.
-        if !metrics.contains_key(name) {
-            metrics.insert(name.to_string(), Metric::Counter(BTreeMap::new()));
-        }
-        let Some(metric) = metrics.get_mut(name) else { unreachable!("inserted above") };
-        match metric {
-            Metric::Counter(series) => {
+    pub fn add_to_counter(&self, name: &str, value: u64, labels: Labels) -> Result<(), MetricsError> {
+        self.update(name, "counter", || Metric::Counter(BTreeMap::new()), |metric| {
+            if let Metric::Counter(series) = metric {
                 let v = series.entry(sorted(labels)).or_insert(0);
                 *v = v.saturating_add(value);
-                Ok(())
             }
-            other => Err(MetricsError::IncompatibleType {
-                name: name.to_string(),
-                existing: other.kind(),
-                requested: "counter",
-            }),
-        }
+        })
     }
 
     /// Record one observation `value` in the histogram `name` with `labels`.
-    pub fn record_to_histogram(
-        &self,
-        name: &str,
-        value: f64,
-        labels: Labels,
-    ) -> Result<(), MetricsError> {
-        let mut metrics = self.lock();
-        if !metrics.contains_key(name) {
-            metrics.insert(name.to_string(), Metric::Histogram(BTreeMap::new()));
-        }
-        let Some(metric) = metrics.get_mut(name) else { unreachable!("inserted above") };
-        match metric {
-            Metric::Histogram(series) => {
-                let s = series.entry(sorted(labels)).or_insert(HistogramSummary {
-                    count: 0,
-                    sum: 0.0,
-                    min: f64::INFINITY,
-                    max: f64::NEG_INFINITY,
-                });
-                s.count += 1;
-                s.sum += value;
-                s.min = s.min.min(value);
-                s.max = s.max.max(value);
-                Ok(())
+    pub fn record_to_histogram(&self, name: &str, value: f64, labels: Labels) -> Result<(), MetricsError> {
+        self.update(name, "histogram", || Metric::Histogram(BTreeMap::new()), |metric| {
+            if let Metric::Histogram(series) = metric {
+                series.entry(sorted(labels)).or_insert_with(HistogramSummary::empty).observe(value);
             }
-            other => Err(MetricsError::IncompatibleType {
-                name: name.to_string(),
-                existing: other.kind(),
-                requested: "histogram",
-            }),
-        }
+        })
     }
 
-    /// A copy of every series.
+    /// A copy of every series, the shards merged.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let metrics = self.lock();
-        let mut snap = MetricsSnapshot::default();
-        for (name, metric) in metrics.iter() {
-            match metric {
-                Metric::Counter(series) => {
-                    snap.counters
-                        .extend(series.iter().map(|(labels, v)| CounterPoint {
-                            name: name.clone(),
-                            labels: labels.clone(),
-                            value: *v,
-                        }))
-                }
-                Metric::Histogram(series) => {
-                    snap.histograms
-                        .extend(series.iter().map(|(labels, s)| HistogramPoint {
-                            name: name.clone(),
-                            labels: labels.clone(),
-                            summary: s.clone(),
-                        }))
+        let mut counters: BTreeMap<(String, Labels), u64> = BTreeMap::new();
+        let mut histograms: BTreeMap<(String, Labels), HistogramSummary> = BTreeMap::new();
+        for shard in self.shards.iter() {
+            for (name, metric) in lock(shard).iter() {
+                match metric {
+                    Metric::Counter(series) => {
+                        for (labels, v) in series {
+                            let total = counters.entry((name.clone(), labels.clone())).or_insert(0);
+                            *total = total.saturating_add(*v);
+                        }
+                    }
+                    Metric::Histogram(series) => {
+                        for (labels, s) in series {
+                            histograms
+                                .entry((name.clone(), labels.clone()))
+                                .or_insert_with(HistogramSummary::empty)
+                                .merge(s);
+                        }
+                    }
                 }
             }
         }
-        snap
+        MetricsSnapshot {
+            counters: counters
+                .into_iter()
+                .map(|((name, labels), value)| CounterPoint { name, labels, value })
+                .collect(),
+            histograms: histograms
+                .into_iter()
+                .map(|((name, labels), summary)| HistogramPoint { name, labels, summary })
+                .collect(),
+        }
+    }
+}
+
+impl HistogramSummary {
+    fn empty() -> Self {
+        HistogramSummary { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+    }
+
+    fn observe(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    fn merge(&mut self, other: &HistogramSummary) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
     }
 }
 
@@ -260,6 +303,35 @@ mod tests {
                 min: 1.0,
                 max: 3.0
             })
+        );
+    }
+
+    #[test]
+    fn threads_update_their_own_shards_and_the_snapshot_merges_them() {
+        let m = std::sync::Arc::new(MetricsRegistry::new());
+        let threads: Vec<_> = (0..20)
+            .map(|i| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        m.add_to_counter("c", 1, vec![l("a", "1")]).unwrap();
+                    }
+                    m.record_to_histogram("h", i as f64, vec![]).unwrap();
+                    // The type of a name holds across shards.
+                    assert!(m.record_to_histogram("c", 1.0, vec![]).is_err());
+                    assert!(m.add_to_counter("h", 1, vec![]).is_err());
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = m.snapshot();
+        assert_eq!(s.counter("c", &[("a", "1")]), Some(2000));
+        assert_eq!(s.counters.len(), 1);
+        assert_eq!(
+            s.histogram("h", &[]),
+            Some(&HistogramSummary { count: 20, sum: 190.0, min: 0.0, max: 19.0 })
         );
     }
 
