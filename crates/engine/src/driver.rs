@@ -1,5 +1,5 @@
 //! Runs a plan: builds the dataflow on every worker, feeds the source from
-//! worker 0, and waits for the sink.
+//! worker 0, and waits for the sink (on the last worker).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -118,7 +118,10 @@ pub fn run(
         let mut input = InputHandle::<Time, CapacityContainerBuilder<Vec<Record>>>::new();
         let probe = ProbeHandle::new();
         let my_source = if index == 0 { source.lock().ok().and_then(|mut s| s.take()) } else { None };
-        let my_sink = if index == 0 { sink.lock().ok().and_then(|mut s| s.take()) } else { None };
+        // The sink writes on the last worker: with the source on the first,
+        // the two per-record jobs only one worker can do land on different
+        // workers when there are several.
+        let my_sink = if index + 1 == worker.peers() { sink.lock().ok().and_then(|mut s| s.take()) } else { None };
         let build = worker.dataflow::<Time, _, _>(|scope| {
             build_dataflow(
                 scope,
@@ -160,10 +163,15 @@ pub fn run(
             let mut idle = false;
             match source.poll(options.batch, wait) {
                 Ok(Poll::Data(items)) => {
+                    // Messages without a time of their own are stamped with the
+                    // moment the poll returned (one wall clock reading per
+                    // poll; the clock's counter keeps their times distinct and
+                    // in order).
+                    let now = wall_nanos();
                     for item in items {
                         let time = match &item.time {
                             Some(t) => clock.observe(t),
-                            None => clock.now(),
+                            None => clock.tick(now),
                         };
                         if let Some(token) = item.ack {
                             unacked.push_back((time.as_time(), token));
@@ -253,6 +261,11 @@ pub fn run(
         return Err(RunError::Sink(err));
     }
     Ok(RunReport { elapsed: started.elapsed() })
+}
+
+/// Nanoseconds since the Unix epoch by the wall clock (as `HlcClock::now` reads it).
+fn wall_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// Polls whose records may be in the dataflow at once; more wait for the sink.

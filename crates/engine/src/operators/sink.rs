@@ -1,4 +1,4 @@
-//! The sink: every record meets on worker 0 and is written in time order (by
+//! The sink: every record meets on the last worker and is written in time order (by
 //! its own time; records sharing a time in source order) once the frontier
 //! has passed its time.
 
@@ -13,7 +13,8 @@ use super::pending::Pending;
 use super::Records;
 use crate::stats::{bump, Stats};
 
-/// Writes to `sink` (present on worker 0 only). The returned stream carries no
+/// Writes to `sink` (present on the last worker only, where every record is
+/// sent). The returned stream carries no
 /// records; its frontier passes a time only after every record at that time has
 /// been written and flushed, which is what a probe on it tells the driver: the
 /// sink holds a capability at the earliest record it has not written yet, and
@@ -28,7 +29,8 @@ pub(crate) fn ordered_sink<'s>(
     stats: Arc<Stats>,
     fatal: Arc<Mutex<Option<String>>>,
 ) -> Records<'s> {
-    let pact = Exchange::new(|_r: &Record| 0u64);
+    let last = stream.scope().peers() as u64 - 1;
+    let pact = Exchange::new(move |_r: &Record| last);
     stream.unary_frontier(pact, "Sink", move |_cap, _info| {
         let mut pending = Pending::default();
         let mut failed = false;
