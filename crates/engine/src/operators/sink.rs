@@ -1,6 +1,6 @@
-//! The sink: every record meets on the last worker and is written in time order (by
-//! its own time; records sharing a time in source order) once the frontier
-//! has passed its time.
+//! The sink: every record meets on the last worker and is written in time
+//! order (by its own time; records sharing a time in source order) once the
+//! frontier has passed its time.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,11 +14,11 @@ use super::Records;
 use crate::stats::{bump, Stats};
 
 /// Writes to `sink` (present on the last worker only, where every record is
-/// sent). The returned stream carries no
-/// records; its frontier passes a time only after every record at that time has
-/// been written and flushed, which is what a probe on it tells the driver: the
-/// sink holds a capability at the earliest record it has not written yet, and
-/// drops it only after writing and flushing.
+/// sent). The returned stream carries no records; its frontier passes a time
+/// only after every record at that time has been written and flushed, which is
+/// what a probe on it tells the driver: the sink holds a capability at the
+/// earliest record it has not written yet, and drops it only after writing and
+/// flushing.
 ///
 /// After a write or flush fails the error goes to `fatal` and nothing more is
 /// written; records are then discarded so the run can wind down (the driver
