@@ -7,6 +7,22 @@
 //! -> subscriber. Latency: publishing paced at half the graph's maximum rate,
 //! from the scheduled send time to the subscriber's receipt (messages are
 //! matched by order: one publisher, QoS 1, order-preserving path).
+//!
+//! Where the time goes: every message crosses mosquitto twice on the graph's
+//! path (as on the plain two-hop relay, also measured), once with the broker
+//! alone. mosquitto is single-threaded and the machine may have two cores, so
+//! the bench reports mosquitto's CPU share and CPU per message on each path
+//! (from `/proc/<pid>/schedstat`) and the CPU per message of the graph's
+//! threads and of the bench's own clients: `mqtt.ratio_broker_bound` is the
+//! ratio a saturated mosquitto allows at best.
+//!
+//! Options besides `--quick`, `--messages N`, `--reps N`: `--latency-secs S`,
+//! `--latency-rate R` (msgs/s instead of half the graph's rate),
+//! `--spin-pacer` (busy-wait between paced sends), `--batch N` and
+//! `--poll-wait-ms N` (engine), `--receive-maximum N` (the source's in-flight
+//! window), `--latency-dump DIR` (every latency sample, one file per path),
+//! `--only broker|graph|two-hop` (only that path, `--reps` times, printing each
+//! run's figures: for profiling with `perf record -p`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -187,9 +203,8 @@ fn publisher(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
     let s = stop.clone();
     rt.spawn(async move {
         while !s.load(Ordering::Relaxed) {
-            match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-                _ => {}
+            if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     });
@@ -202,6 +217,28 @@ impl Drop for Publisher {
     }
 }
 
+/// Whether paced publishing busy-waits for each send time (`--spin-pacer`).
+/// By default it sleeps: at half load the interval is ~100 µs, under the
+/// spinning threshold of `wait_until`, which then keeps one of the machine's
+/// two cores busy for the whole latency run and leaves mosquitto, the graph
+/// and the subscribers to share the other. Sleeping sends a message up to a
+/// timer slack (~50-100 µs) late, in small bursts; the latency is still
+/// measured from its scheduled time, so that lateness counts against both
+/// paths alike.
+fn spin_pacer() -> bool {
+    std::env::args().any(|a| a == "--spin-pacer")
+}
+
+fn sleep_until(at: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= at {
+            return;
+        }
+        std::thread::sleep(at - now);
+    }
+}
+
 /// Publish `n` readings to `topic`, as fast as possible (`interval` None) or
 /// paced; returns the scheduled send times.
 fn publish(rt: &tokio::runtime::Runtime, p: &Publisher, topic: &str, n: usize, interval: Option<Duration>) -> Vec<Instant> {
@@ -211,7 +248,11 @@ fn publish(rt: &tokio::runtime::Runtime, p: &Publisher, topic: &str, n: usize, i
         let at = match interval {
             Some(d) => {
                 let at = start + d * i as u32;
-                wait_until(at);
+                if spin_pacer() {
+                    wait_until(at);
+                } else {
+                    sleep_until(at);
+                }
                 at
             }
             None => Instant::now(),
@@ -224,15 +265,84 @@ fn publish(rt: &tokio::runtime::Runtime, p: &Publisher, topic: &str, n: usize, i
     sent
 }
 
-/// Messages/s from the first send to the `n`-th receipt.
-fn measure(rt: &tokio::runtime::Runtime, p: &Publisher, sub: &Subscriber, topic: &str, n: usize) -> Result<f64> {
+/// CPU time (ns) used so far by mosquitto and by the threads of this process,
+/// the graph's (connector runtimes, timely workers, wasm epoch ticker) apart
+/// from the harness's (publisher, subscribers, plain relay). From
+/// `/proc/<pid>/schedstat` (mosquitto is single-threaded) and
+/// `/proc/self/task/*/schedstat`: nanosecond run times, no clock-tick rounding.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    broker: u64,
+    graph: u64,
+    harness: u64,
+    /// The graph's MQTT network thread(s).
+    io: u64,
+}
+
+fn run_ns(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join("schedstat")).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+fn cpu_now(broker_pid: u32) -> Cpu {
+    let mut cpu = Cpu { broker: run_ns(Path::new(&format!("/proc/{broker_pid}"))).unwrap_or(0), ..Cpu::default() };
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let ns = run_ns(&dir).unwrap_or(0);
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let comm = comm.trim();
+            if comm.starts_with("mqtt-") {
+                cpu.io += ns;
+            }
+            if comm.starts_with("mqtt-") || comm.starts_with("timely") || comm.starts_with("wasmgraph") {
+                cpu.graph += ns;
+            } else {
+                cpu.harness += ns;
+            }
+        }
+    }
+    cpu
+}
+
+/// One throughput run: its rate and the CPU each party used per message.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rate: f64,
+    /// mosquitto's CPU time over the run's wall time (1.0 = one core busy).
+    broker_share: f64,
+    /// CPU µs per message: mosquitto, the graph's threads, the harness.
+    broker_us: f64,
+    graph_us: f64,
+    harness_us: f64,
+    io_us: f64,
+}
+
+/// Messages/s from the first send to the `n`-th receipt, and the CPU spent.
+fn measure(rt: &tokio::runtime::Runtime, p: &Publisher, sub: &Subscriber, topic: &str, n: usize, broker_pid: u32) -> Result<Run> {
     sub.reset();
+    let before = cpu_now(broker_pid);
     let sent = publish(rt, p, topic, n, None);
     if !sub.wait_for(n as u64, Duration::from_secs(120)) {
         bail!("only {} of {n} messages arrived on the subscriber of {topic}", sub.received.load(Ordering::Relaxed));
     }
+    let after = cpu_now(broker_pid);
+    let wall = sent[0].elapsed().as_secs_f64();
     let last = *sub.arrivals.lock().unwrap_or_else(|e| e.into_inner()).last().context("no arrivals")?;
-    Ok(n as f64 / (last - sent[0]).as_secs_f64())
+    let per_msg = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1e3 / n as f64;
+    Ok(Run {
+        rate: n as f64 / (last - sent[0]).as_secs_f64(),
+        broker_share: after.broker.saturating_sub(before.broker) as f64 / 1e9 / wall,
+        broker_us: per_msg(after.broker, before.broker),
+        graph_us: per_msg(after.graph, before.graph),
+        harness_us: per_msg(after.harness, before.harness),
+        io_us: per_msg(after.io, before.io),
+    })
+}
+
+/// The median of one field over runs.
+fn median(runs: &[Run], f: impl Fn(&Run) -> f64) -> f64 {
+    let mut v: Vec<f64> = runs.iter().map(f).collect();
+    quantile(&mut v, 0.5)
 }
 
 /// p50 and p99 latency (ms) at `rate` messages/s for `n` messages.
@@ -244,6 +354,12 @@ fn latency(rt: &tokio::runtime::Runtime, p: &Publisher, sub: &Subscriber, topic:
     }
     let arrivals = sub.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut ms: Vec<f64> = sent.iter().zip(&arrivals).map(|(s, a)| a.saturating_duration_since(*s).as_secs_f64() * 1e3).collect();
+    let dump: String = arg("--latency-dump", String::new());
+    if !dump.is_empty() {
+        let text: String = ms.iter().map(|v| format!("{v:.3}\n")).collect();
+        let file = format!("{dump}/{}.txt", topic.replace('/', "_"));
+        std::fs::write(&file, text).with_context(|| format!("writing {file}"))?;
+    }
     Ok((quantile(&mut ms, 0.5), quantile(&mut ms, 0.99)))
 }
 
@@ -270,12 +386,14 @@ fn main() -> Result<()> {
     let reps = if quick() { 1 } else { arg("--reps", 3) };
     let port = free_port()?;
     let dir = root().join("target/bench/mqtt");
-    let _broker = start_broker(&dir, port)?;
+    let broker = start_broker(&dir, port)?;
     let tokio_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
 
     // The graph, running until stopped.
     let host = runtime(Some(bench_cache_dir()))?;
-    let source = MqttSource::connect(MqttSourceConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-in"), vec!["bench/in".into()]))?;
+    let mut source_config = MqttSourceConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-in"), vec!["bench/in".into()]);
+    source_config.receive_maximum = arg("--receive-maximum", source_config.receive_maximum);
+    let source = MqttSource::connect(source_config)?;
     if !source.wait_subscribed(Duration::from_secs(10)) {
         bail!("the graph's MQTT source did not subscribe");
     }
@@ -298,27 +416,68 @@ fn main() -> Result<()> {
     let relay_stop = relay(&tokio_rt, port, "bench/hop1", "bench/hop2")?;
     let hop_sub = subscribe(&tokio_rt, port, "bench-sub-hop2", "bench/hop2")?;
 
-    // Warm up both paths.
-    measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", 1000)?;
-    measure(&tokio_rt, &pubr, &out_sub, "bench/in", 1000)?;
-    measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", 1000)?;
+    let pid = broker.0.id();
+    // Warm up all three paths.
+    measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", 1000, pid)?;
+    measure(&tokio_rt, &pubr, &out_sub, "bench/in", 1000, pid)?;
+    measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", 1000, pid)?;
 
-    let (mut broker_rates, mut graph_rates, mut hop_rates) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..reps {
-        broker_rates.push(measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", n)?);
-        graph_rates.push(measure(&tokio_rt, &pubr, &out_sub, "bench/in", n)?);
-        hop_rates.push(measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", n)?);
+    let (mut broker_runs, mut graph_runs, mut hop_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let only: String = arg("--only", String::new());
+    if !only.is_empty() {
+        println!("  mosquitto pid {pid}, bench pid {}", std::process::id());
+        for _ in 0..reps {
+            let r = match only.as_str() {
+                "graph" => measure(&tokio_rt, &pubr, &out_sub, "bench/in", n, pid)?,
+                "two-hop" => measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", n, pid)?,
+                "broker" => measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", n, pid)?,
+                other => bail!("--only {other}: expected broker, graph or two-hop"),
+            };
+            println!("  {only}: {r:?}");
+        }
+        stop.store(true, Ordering::Relaxed);
+        relay_stop.store(true, Ordering::Relaxed);
+        let _ = engine.join();
+        return Ok(());
     }
-    let broker = quantile(&mut broker_rates, 0.5);
-    let graph = quantile(&mut graph_rates, 0.5);
-    let hops = quantile(&mut hop_rates, 0.5);
+    for _ in 0..reps {
+        broker_runs.push(measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", n, pid)?);
+        graph_runs.push(measure(&tokio_rt, &pubr, &out_sub, "bench/in", n, pid)?);
+        hop_runs.push(measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", n, pid)?);
+    }
+    let rate = |r: &Run| r.rate;
+    let broker = median(&broker_runs, rate);
+    let graph = median(&graph_runs, rate);
+    let hops = median(&hop_runs, rate);
     figure("mqtt.broker_rate", broker, "msgs/s", "broker alone: publisher -> mosquitto -> subscriber, QoS 1");
     figure("mqtt.graph_rate", graph, "msgs/s", "graph: publisher -> mosquitto -> source -> F->C map -> sink -> mosquitto -> subscriber");
     figure("mqtt.ratio", graph / broker, "of broker", "graph / broker-only relay rate (target >= 0.80)");
     figure("mqtt.two_hop_rate", hops, "msgs/s", "no graph, two broker hops: publisher -> mosquitto -> plain relay client -> mosquitto -> subscriber");
     figure("mqtt.ratio_two_hop", graph / hops, "of two-hop relay", "graph / plain two-hop relay (the same broker work as the graph path)");
 
-    let rate = graph / 2.0;
+    // Where the CPU goes. mosquitto is single-threaded: its share of one core
+    // near 1.0 means the broker is the bottleneck, and its CPU per message
+    // bounds every path's rate (1e6 / µs per message).
+    let share = |r: &Run| r.broker_share;
+    let b_us = |r: &Run| r.broker_us;
+    figure("mqtt.broker_cpu_broker", median(&broker_runs, share), "of a core", "mosquitto's CPU share during the broker-only runs");
+    figure("mqtt.broker_cpu_graph", median(&graph_runs, share), "of a core", "mosquitto's CPU share during the graph runs");
+    figure("mqtt.broker_cpu_two_hop", median(&hop_runs, share), "of a core", "mosquitto's CPU share during the two-hop relay runs");
+    let (us_one, us_graph, us_two) = (median(&broker_runs, b_us), median(&graph_runs, b_us), median(&hop_runs, b_us));
+    figure("mqtt.broker_us_broker", us_one, "µs/msg", "mosquitto CPU per message, broker-only path");
+    figure("mqtt.broker_us_graph", us_graph, "µs/msg", "mosquitto CPU per message, graph path");
+    figure("mqtt.broker_us_two_hop", us_two, "µs/msg", "mosquitto CPU per message, two-hop relay path");
+    figure(
+        "mqtt.ratio_broker_bound",
+        us_one / us_graph,
+        "of broker",
+        "highest graph / broker-only ratio a saturated mosquitto allows (its µs/msg broker-only / graph path)",
+    );
+    figure("mqtt.graph_us", median(&graph_runs, |r| r.graph_us), "µs/msg", "CPU per message of the graph's threads (source, sink, engine)");
+    figure("mqtt.graph_io_us", median(&graph_runs, |r| r.io_us), "µs/msg", "of which the MQTT network thread(s) of source and sink");
+    figure("mqtt.harness_us_graph", median(&graph_runs, |r| r.harness_us), "µs/msg", "CPU per message of the bench's publisher and subscribers, graph runs");
+
+    let rate = arg("--latency-rate", graph / 2.0);
     let secs = if quick() { 1.0 } else { arg("--latency-secs", 5.0) };
     let m = ((rate * secs) as usize).max(500);
     let (p50, p99) = latency(&tokio_rt, &pubr, &out_sub, "bench/in", m, rate)?;

@@ -7,10 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::v5::ConnectProperties;
-use rumqttc::v5::MqttOptions;
-use rumqttc::{TlsConfiguration, Transport};
-
 use crate::ConnectorError;
 
 /// The largest packet MQTT can carry (a 256 MiB remaining length plus header).
@@ -66,43 +62,6 @@ impl MqttConnection {
         let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
         format!("{scheme}://{}:{}", self.host, self.port)
     }
-
-    /// rumqttc options: persistent session (clean start off) unless the expiry
-    /// is zero, manual acknowledgements as asked, the largest packet size.
-    pub(crate) fn options(&self, manual_acks: bool, receive_maximum: u16) -> Result<MqttOptions, ConnectorError> {
-        if self.client_id.is_empty() {
-            return Err(ConnectorError::Config(format!("{}: the MQTT client id must not be empty", self.endpoint())));
-        }
-        let mut options = MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
-        let expiry = u32::try_from(self.session_expiry.as_secs()).unwrap_or(u32::MAX);
-        options
-            .set_keep_alive(self.keep_alive.max(Duration::from_secs(1)))
-            .set_clean_start(expiry == 0)
-            .set_manual_acks(manual_acks)
-            .set_request_channel_capacity(16_384)
-            .set_connection_timeout(10)
-            .set_connect_properties(ConnectProperties {
-                session_expiry_interval: (expiry > 0).then_some(expiry),
-                receive_maximum: Some(receive_maximum.max(1)),
-                max_packet_size: Some(MQTT_MAX_PACKET),
-                ..ConnectProperties::new()
-            });
-        // TCP_NODELAY: publishes and PUBACKs are small packets sent one by
-        // one; with Nagle's algorithm one may wait for the peer's delayed ACK
-        // (up to 40 ms on Linux). The broker needs it too (mosquitto:
-        // `set_tcp_nodelay true`), see BENCHMARKS.md.
-        let mut network = options.network_options();
-        network.set_tcp_nodelay(true);
-        options.set_network_options(network);
-        if let Some((user, password)) = &self.credentials {
-            options.set_credentials(user.clone(), password.clone());
-        }
-        if let Some(tls) = &self.tls {
-            let config = tls.client_config(&self.endpoint())?;
-            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(config))));
-        }
-        Ok(options)
-    }
 }
 
 /// TLS settings (rustls with the *ring* provider).
@@ -118,7 +77,7 @@ pub struct MqttTls {
 }
 
 impl MqttTls {
-    fn client_config(&self, endpoint: &str) -> Result<rustls::ClientConfig, ConnectorError> {
+    pub(crate) fn client_config(&self, endpoint: &str) -> Result<rustls::ClientConfig, ConnectorError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

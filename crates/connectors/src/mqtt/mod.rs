@@ -1,5 +1,6 @@
-//! MQTT 5 source and sink (rumqttc), and an embedded broker (rumqttd, with
-//! the `embedded-broker` feature).
+//! MQTT 5 source and sink (our own connection loop over rumqttc's packet
+//! codec, see `client.rs` for why), and an embedded broker (rumqttd, with the
+//! `embedded-broker` feature).
 //!
 //! **What a message becomes.** An incoming PUBLISH becomes a
 //! [`wasmgraph_types::Message`]: topic, payload, content type and user
@@ -25,9 +26,12 @@
 //! ([`SourceCounters::oversized`]), logged, acknowledged and dropped by the
 //! source; the stream goes on.
 
+mod client;
 mod config;
 mod sink;
 mod source;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "embedded-broker")]
 pub mod broker;
@@ -46,14 +50,4 @@ pub const CORRELATION_DATA: &str = "__correlation_data";
 /// Wait `delay` and double it, up to `max`: reconnection backoff.
 pub(crate) fn next_backoff(delay: std::time::Duration, max: std::time::Duration) -> std::time::Duration {
     (delay * 2).min(max.max(delay))
-}
-
-/// A tokio runtime with one worker thread, named for the connector.
-pub(crate) fn runtime(name: &str) -> Result<tokio::runtime::Runtime, crate::ConnectorError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .map_err(|e| crate::ConnectorError::Io { path: format!("{name} runtime"), source: e })
 }

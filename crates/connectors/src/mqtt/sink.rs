@@ -1,30 +1,55 @@
 //! The MQTT sink: publish records with QoS 1; `flush` waits for the PUBACKs.
+//!
+//! `write` only encodes the record's topic, payload and properties and keeps
+//! the publish; `flush` hands everything written since the last flush to the
+//! connection task (on the shared `mqtt-io` thread, see [`super::client`]) in
+//! one go and waits until the broker has acknowledged all of it. The task
+//! writes the whole batch with one call, keeps up to the broker's receive
+//! maximum in flight, and wakes the flushing thread once, when the last
+//! PUBACK it waits for has come, not for every PUBACK.
+//!
+//! The task keeps every QoS 1 publish until its PUBACK: when the connection
+//! breaks it sends them all again after reconnecting (with DUP set when the
+//! broker kept our session), so a `flush` that returned means the broker has
+//! every message, whatever happened to the connection meanwhile.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishProperties};
+use rumqttc::tokio_rustls;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, EventLoop};
-use rumqttc::Outgoing;
 use wasmgraph_types::{Bytes, DataModel, Record};
 
-use super::config::{qos, MqttSinkConfig};
-use super::{next_backoff, runtime, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError};
+use super::config::{qos, MqttConnection, MqttSinkConfig};
+use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Sink};
 
-/// What the event-loop task tells the sink.
+/// Publishes handed to the task at most this many at a time without a flush
+/// (a caller that writes without flushing still gets them sent).
+const HANDOFF: usize = 256;
+/// PUBACKs still awaited above which the task lets more arrive before
+/// reading again (see `let_more_arrive`).
+const MANY_TO_GO: u64 = 32;
+/// `write` blocks while the task holds this many unsent publishes.
+const MAX_QUEUED: usize = 1 << 16;
+
+/// What the sink and its connection task share.
 #[derive(Debug, Default)]
 struct State {
-    /// Bumped when the broker has lost our session (a CONNACK without
-    /// `session_present` after the first): publishes not yet acknowledged
-    /// then are gone and must be sent again.
-    epoch: u64,
-    /// Successful PUBACKs in this epoch.
-    acked: u64,
-    /// PUBACKs that refused a message.
+    /// Publishes for the task to send, in order.
+    queue: VecDeque<Publish>,
+    /// QoS 1 publishes that got their PUBACK (or were refused), ever.
+    completed: u64,
+    /// The flushing thread waits for `completed` to reach this (0: nobody waits).
+    wait_for: u64,
+    /// The writing thread waits for the queue to shrink.
+    queue_full: bool,
+    /// Publishes the broker refused (PUBACK with an error, or too large).
     refused: Vec<String>,
     connected: bool,
     fatal: Option<String>,
@@ -33,37 +58,38 @@ struct State {
 #[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
+    /// The sink's thread waits here (connected, flush, full queue).
     changed: Condvar,
+    /// Wakes the task: publishes in the queue, or closing.
+    wake: tokio::sync::Notify,
+    /// Wakes the task while it is not connected, when closing.
+    close: tokio::sync::Notify,
     closing: AtomicBool,
 }
 
 impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn update(&self, f: impl FnOnce(&mut State)) {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.state());
         self.changed.notify_all();
     }
-}
-
-struct Unflushed {
-    topic: String,
-    payload: Bytes,
-    properties: PublishProperties,
 }
 
 /// Publishes every record to a topic.
 pub struct MqttSink {
     config: MqttSinkConfig,
     qos: QoS,
-    runtime: tokio::runtime::Runtime,
-    client: AsyncClient,
     shared: Arc<Shared>,
-    /// QoS 1 publishes since the last flush, kept to be sent again if the
-    /// broker loses our session before acknowledging them.
-    unflushed: Vec<Unflushed>,
-    /// The epoch `unflushed` was published in, and how many of its publishes
-    /// count toward that epoch's PUBACKs.
-    epoch: u64,
-    sent_in_epoch: u64,
+    /// Written, not yet handed to the task.
+    batch: Vec<Publish>,
+    /// QoS 1 publishes handed to the task, ever: `flush` waits until that
+    /// many have completed.
+    handed: u64,
+    /// The topic when it has no variables (most sinks): built once.
+    fixed_topic: Option<Bytes>,
     published: Arc<AtomicU64>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -82,29 +108,30 @@ impl MqttSink {
         if config.topic.is_empty() {
             return Err(ConnectorError::Config(format!("{endpoint}: the MQTT sink needs a topic")));
         }
-        let options = config.connection.options(false, 1000)?;
-        let runtime = runtime("mqtt-sink")?;
-        let (client, eventloop) = {
-            let _guard = runtime.enter();
-            AsyncClient::new(options, 16_384)
+        validate(&config.connection)?;
+        let fixed_topic = if config.topic.contains("${") {
+            None
+        } else {
+            Some(Bytes::from(expand_topic(&config.topic, "").map_err(ConnectorError::Config)?.into_bytes()))
         };
+        let tls = tls_connector(&config.connection)?;
         let shared = Arc::new(Shared::default());
-        let task = runtime.spawn(drive(
-            eventloop,
-            shared.clone(),
-            (config.connection.reconnect_min, config.connection.reconnect_max),
+        let published = Arc::new(AtomicU64::new(0));
+        let task = io_runtime()?.spawn(drive(Task {
+            connection: config.connection.clone(),
+            tls,
+            shared: shared.clone(),
+            published: published.clone(),
             endpoint,
-        ));
+        }));
         Ok(MqttSink {
             config,
             qos,
-            runtime,
-            client,
             shared,
-            unflushed: Vec::new(),
-            epoch: 0,
-            sent_in_epoch: 0,
-            published: Arc::new(AtomicU64::new(0)),
+            batch: Vec::new(),
+            handed: 0,
+            fixed_topic,
+            published,
             task: Some(task),
         })
     }
@@ -113,7 +140,7 @@ impl MqttSink {
     pub fn wait_connected(&self, timeout: Duration) -> Result<(), ConnectorError> {
         let until = Instant::now() + timeout;
         let endpoint = self.config.connection.endpoint();
-        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.shared.state();
         loop {
             if let Some(message) = &state.fatal {
                 return Err(ConnectorError::Connection { endpoint, message: message.clone() });
@@ -134,23 +161,38 @@ impl MqttSink {
         self.published.clone()
     }
 
-    /// Publish one message, optionally remembering it for a re-send.
-    fn publish(&mut self, topic: String, payload: Bytes, properties: PublishProperties) -> Result<(), ConnectorError> {
-        let client = self.client.clone();
-        let qos = self.qos;
-        let retain = self.config.retain;
-        let (t, p, props) = (topic.clone(), payload.clone(), properties.clone());
-        self.runtime
-            .block_on(async move { client.publish_with_properties(t, qos, retain, p, props).await })
-            .map_err(|e| ConnectorError::Connection {
-                endpoint: self.config.connection.endpoint(),
-                message: format!("publishing to '{topic}': {e}"),
-            })?;
-        self.published.fetch_add(1, Ordering::Relaxed);
-        if self.qos == QoS::AtLeastOnce {
-            self.sent_in_epoch += 1;
-            self.unflushed.push(Unflushed { topic, payload, properties });
+    fn error(&self, message: String) -> ConnectorError {
+        ConnectorError::Connection { endpoint: self.config.connection.endpoint(), message }
+    }
+
+    /// Give the written publishes to the task and wake it.
+    /// With `bounded`, wait while the task holds [`MAX_QUEUED`] unsent publishes.
+    fn hand_over(&mut self, bounded: bool) -> Result<(), ConnectorError> {
+        if self.batch.is_empty() {
+            return Ok(());
         }
+        let mut state = self.shared.state();
+        // Bound the memory a sink that is written faster than the broker
+        // takes can hold.
+        while bounded && state.queue.len() >= MAX_QUEUED && state.fatal.is_none() {
+            state.queue_full = true;
+            self.shared.wake.notify_one();
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, Duration::from_millis(500))
+                .map(|(s, _)| s)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        if let Some(message) = &state.fatal {
+            return Err(self.error(message.clone()));
+        }
+        if self.qos == QoS::AtLeastOnce {
+            self.handed += self.batch.len() as u64;
+        }
+        state.queue.extend(self.batch.drain(..));
+        drop(state);
+        self.shared.wake.notify_one();
         Ok(())
     }
 }
@@ -214,67 +256,65 @@ pub(crate) fn to_publish(record: &Record) -> (Option<&Bytes>, Bytes, PublishProp
 impl Sink for MqttSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
         let (input_topic, payload, properties) = to_publish(record);
-        let input = input_topic.map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default();
-        let topic = expand_topic(&self.config.topic, &input).map_err(ConnectorError::Config)?;
-        self.publish(topic, payload, properties)
+        let topic = match &self.fixed_topic {
+            Some(topic) => topic.clone(),
+            None => {
+                let input = input_topic.map(|t| String::from_utf8_lossy(t)).unwrap_or_default();
+                Bytes::from(expand_topic(&self.config.topic, input.as_ref()).map_err(ConnectorError::Config)?.into_bytes())
+            }
+        };
+        let mut publish = Publish::new("", self.qos, payload, Some(properties));
+        publish.topic = topic;
+        publish.retain = self.config.retain;
+        self.batch.push(publish);
+        if self.batch.len() >= HANDOFF {
+            self.hand_over(true)?;
+        }
+        Ok(())
     }
 
-    /// Wait until the broker has acknowledged every QoS 1 publish since the
-    /// last flush (re-sending them if the broker lost our session meanwhile).
+    /// Wait until the broker has acknowledged every QoS 1 publish written so
+    /// far (the task sends them again if the connection breaks meanwhile).
     fn flush(&mut self) -> Result<(), ConnectorError> {
-        if self.unflushed.is_empty() {
-            return Ok(());
-        }
+        self.hand_over(true)?;
+        let target = self.handed;
         let endpoint = self.config.connection.endpoint();
         let mut last_note = Instant::now();
+        let mut state = self.shared.state();
         loop {
-            let resend = {
-                let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-                loop {
-                    if let Some(message) = &state.fatal {
-                        return Err(ConnectorError::Connection { endpoint, message: message.clone() });
-                    }
-                    if !state.refused.is_empty() {
-                        let refused = std::mem::take(&mut state.refused);
-                        return Err(ConnectorError::Connection {
-                            endpoint,
-                            message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
-                        });
-                    }
-                    if state.epoch != self.epoch {
-                        self.epoch = state.epoch;
-                        break true;
-                    }
-                    if state.acked >= self.sent_in_epoch {
-                        state.acked -= self.sent_in_epoch;
-                        self.sent_in_epoch = 0;
-                        self.unflushed.clear();
-                        return Ok(());
-                    }
-                    if last_note.elapsed() > Duration::from_secs(5) {
-                        tracing::warn!(
-                            %endpoint,
-                            waiting = self.sent_in_epoch - state.acked,
-                            connected = state.connected,
-                            "MQTT sink still waiting for PUBACKs"
-                        );
-                        last_note = Instant::now();
-                    }
-                    state = self
-                        .shared
-                        .changed
-                        .wait_timeout(state, Duration::from_millis(500))
-                        .map(|(s, _)| s)
-                        .unwrap_or_else(|e| e.into_inner().0);
-                }
-            };
-            if resend {
-                tracing::warn!(%endpoint, count = self.unflushed.len(), "the broker lost the MQTT sink's session; publishing again");
-                self.sent_in_epoch = 0;
-                for item in std::mem::take(&mut self.unflushed) {
-                    self.publish(item.topic, item.payload, item.properties)?;
-                }
+            if let Some(message) = &state.fatal {
+                return Err(ConnectorError::Connection { endpoint, message: message.clone() });
             }
+            if !state.refused.is_empty() {
+                let refused = std::mem::take(&mut state.refused);
+                return Err(ConnectorError::Connection {
+                    endpoint,
+                    message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
+                });
+            }
+            if state.completed >= target {
+                state.wait_for = 0;
+                return Ok(());
+            }
+            if last_note.elapsed() > Duration::from_secs(5) {
+                tracing::warn!(
+                    %endpoint,
+                    waiting = target - state.completed,
+                    connected = state.connected,
+                    "MQTT sink still waiting for PUBACKs"
+                );
+                last_note = Instant::now();
+            }
+            if self.task.as_ref().is_none_or(|t| t.is_finished()) {
+                return Err(ConnectorError::Connection { endpoint, message: "the MQTT connection task ended".into() });
+            }
+            state.wait_for = target;
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, Duration::from_millis(500))
+                .map(|(s, _)| s)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
@@ -285,67 +325,245 @@ impl Sink for MqttSink {
 
 impl Drop for MqttSink {
     fn drop(&mut self) {
+        // What was written but never flushed is still sent (not waited for).
+        let _ = self.hand_over(false);
         self.shared.closing.store(true, Ordering::Release);
-        let client = self.client.clone();
-        let task = self.task.take();
-        self.runtime.block_on(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
-            if let Some(task) = task {
-                let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
-            }
-        });
+        self.shared.wake.notify_one();
+        self.shared.close.notify_one();
+        if let (Some(task), Ok(rt)) = (self.task.take(), io_runtime()) {
+            let _ = rt.block_on(async move { tokio::time::timeout(Duration::from_secs(3), task).await });
+        }
     }
 }
 
-async fn drive(mut eventloop: EventLoop, shared: Arc<Shared>, (min, max): (Duration, Duration), endpoint: String) {
+/// What the connection task needs.
+struct Task {
+    connection: MqttConnection,
+    tls: Option<tokio_rustls::TlsConnector>,
+    shared: Arc<Shared>,
+    published: Arc<AtomicU64>,
+    endpoint: String,
+}
+
+impl Task {
+    /// Resolves once the sink is being dropped.
+    async fn closed(&self) {
+        while !self.shared.closing.load(Ordering::Acquire) {
+            self.shared.close.notified().await;
+        }
+    }
+}
+
+/// QoS 1 publishes sent and not yet acknowledged, in the order sent.
+#[derive(Default)]
+struct InFlight {
+    sent: VecDeque<Publish>,
+    /// Which packet ids are taken.
+    used: Vec<bool>,
+    next: u16,
+}
+
+impl InFlight {
+    fn new() -> Self {
+        InFlight { sent: VecDeque::new(), used: vec![false; 1 << 16], next: 0 }
+    }
+
+    /// A free packet id (1..=65535); there is one while fewer than 65535 are in flight.
+    fn take_id(&mut self) -> u16 {
+        loop {
+            self.next = self.next.wrapping_add(1).max(1);
+            if !self.used[self.next as usize] {
+                self.used[self.next as usize] = true;
+                return self.next;
+            }
+        }
+    }
+
+    /// The publish acknowledged by `pkid`, if we sent one with that id.
+    fn complete(&mut self, pkid: u16) -> Option<Publish> {
+        // The broker acknowledges in order: the match is almost always first.
+        let i = self.sent.iter().position(|p| p.pkid == pkid)?;
+        self.used[pkid as usize] = false;
+        self.sent.remove(i)
+    }
+}
+
+/// Connect and publish; reconnect with backoff until the sink is dropped or
+/// the broker refuses us on the first connection.
+async fn drive(task: Task) {
+    let Task { connection, tls, shared, endpoint, .. } = &task;
+    let (min, max) = (connection.reconnect_min, connection.reconnect_max);
     let mut delay = min;
     let mut ever_connected = false;
+    let mut inflight = InFlight::new();
+    // Taken from the shared queue, not yet sent (the in-flight window was full).
+    let mut waiting: VecDeque<Publish> = VecDeque::new();
     loop {
-        match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                delay = min;
-                tracing::info!(%endpoint, session_present = ack.session_present, "MQTT sink connected");
-                let lost = ever_connected && !ack.session_present;
+        let attempt = tokio::select! {
+            r = Link::connect(connection, tls.as_ref(), 1000, Duration::from_secs(10)) => r,
+            _ = task.closed() => return,
+        };
+        let result = match attempt {
+            Ok(link) => {
                 ever_connected = true;
-                shared.update(|s| {
-                    s.connected = true;
-                    if lost {
-                        s.epoch += 1;
-                        s.acked = 0;
-                    }
-                });
+                delay = min;
+                session(&task, link, &mut inflight, &mut waiting).await
             }
-            Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                let ok = matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers);
-                shared.update(|s| {
-                    if ok {
-                        s.acked += 1;
-                    } else {
-                        s.refused.push(format!("{:?}", ack.reason));
-                    }
-                });
-            }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) if shared.closing.load(Ordering::Acquire) => {
-                let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+            Err(e) => Err(e),
+        };
+        shared.update(|s| s.connected = false);
+        let err = match result {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if shared.closing.load(Ordering::Acquire) {
+            return;
+        }
+        match &err {
+            LinkError::Refused(_) if !ever_connected => {
+                shared.update(|s| s.fatal = Some(err.to_string()));
                 return;
             }
-            Ok(_) => {}
-            Err(err) => {
-                if shared.closing.load(Ordering::Acquire) {
-                    return;
-                }
-                shared.update(|s| s.connected = false);
-                if let rumqttc::v5::ConnectionError::ConnectionRefused(code) = &err {
-                    if !ever_connected {
-                        let message = format!("the broker refused the connection: {code:?}");
-                        shared.update(|s| s.fatal = Some(message));
-                        return;
+            _ => tracing::warn!(%endpoint, "MQTT sink: {err}; reconnecting in {delay:?}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = task.closed() => return,
+        }
+        delay = next_backoff(delay, max);
+    }
+}
+
+/// One connection's life: `Ok` when the sink closed it, `Err` when it broke.
+async fn session(
+    task: &Task,
+    mut link: Link,
+    inflight: &mut InFlight,
+    waiting: &mut VecDeque<Publish>,
+) -> Result<(), LinkError> {
+    let shared = &task.shared;
+    let endpoint = &task.endpoint;
+    let resumed = link.limits.session_present;
+    tracing::info!(%endpoint, session_present = resumed, "MQTT sink connected");
+    if !inflight.sent.is_empty() {
+        // Unacknowledged publishes of the broken connection: the same again
+        // (a resumed session knows their ids: DUP), or as new ones.
+        tracing::warn!(%endpoint, count = inflight.sent.len(), resumed, "MQTT sink: publishing unacknowledged messages again");
+        for publish in inflight.sent.iter_mut() {
+            publish.dup = resumed;
+            link.queue(&Packet::Publish(publish.clone()))?;
+        }
+        task.published.fetch_add(inflight.sent.len() as u64, Ordering::Relaxed);
+    }
+    link.flush().await?;
+    shared.update(|s| s.connected = true);
+    let window = usize::from(link.limits.receive_maximum);
+    let mut keep_alive = KeepAlive::new(task.connection.keep_alive);
+    let mut packets = Vec::new();
+    enum Wake {
+        Read(Result<(), LinkError>),
+        Queue,
+        Ping,
+    }
+    // Publishes may have been queued while we were not connected.
+    let mut first = true;
+    loop {
+        let wake = if std::mem::take(&mut first) {
+            Wake::Queue
+        } else {
+            tokio::select! {
+                r = link.read_packets(&mut packets) => Wake::Read(r),
+                _ = shared.wake.notified() => Wake::Queue,
+                _ = keep_alive.due() => Wake::Ping,
+            }
+        };
+        match wake {
+            Wake::Read(result) => {
+                result?;
+                let read_count = packets.len();
+                let (mut done, mut refused) = (0u64, Vec::new());
+                for packet in packets.drain(..) {
+                    match packet {
+                        Packet::PubAck(ack) => {
+                            if inflight.complete(ack.pkid).is_none() {
+                                continue;
+                            }
+                            done += 1;
+                            if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) {
+                                refused.push(format!("{:?}", ack.reason));
+                            }
+                        }
+                        Packet::PingResp(_) => keep_alive.pong(),
+                        Packet::Disconnect(d) => {
+                            tracing::warn!(%endpoint, reason = ?d.reason_code, "the broker closed the MQTT sink's connection");
+                        }
+                        Packet::ConnAck(_) => return Err(LinkError::Other("unexpected CONNACK".into())),
+                        _ => {}
                     }
                 }
-                tracing::warn!(%endpoint, "MQTT sink: {err}; reconnecting in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = next_backoff(delay, max);
+                if done > 0 {
+                    let mut state = shared.state();
+                    state.completed += done;
+                    state.refused.append(&mut refused);
+                    // Wake the flushing thread once, when all it waits for is in.
+                    if (state.wait_for > 0 && state.completed >= state.wait_for) || !state.refused.is_empty() {
+                        shared.changed.notify_all();
+                    }
+                    // Many PUBACKs still to come before the flush can return:
+                    // no hurry for the next ones.
+                    let to_go = state.wait_for.saturating_sub(state.completed);
+                    drop(state);
+                    if to_go > MANY_TO_GO {
+                        let_more_arrive(read_count);
+                    }
+                }
             }
+            Wake::Queue => {
+                let mut state = shared.state();
+                waiting.extend(state.queue.drain(..));
+                if std::mem::take(&mut state.queue_full) {
+                    shared.changed.notify_all();
+                }
+            }
+            Wake::Ping => keep_alive.ping(&mut link, true)?,
+        }
+        // Send what the window allows.
+        let mut too_large = Vec::new();
+        while inflight.sent.len() < window {
+            let Some(mut publish) = waiting.pop_front() else { break };
+            if publish.qos == QoS::AtLeastOnce {
+                publish.pkid = inflight.take_id();
+            }
+            let packet = Packet::Publish(publish);
+            if let Err(e) = link.queue(&packet) {
+                let Packet::Publish(publish) = packet else { unreachable!() };
+                if publish.qos == QoS::AtLeastOnce {
+                    inflight.used[publish.pkid as usize] = false;
+                }
+                // Too large for the broker: refused, never sent.
+                too_large.push((publish.qos, e.to_string()));
+                continue;
+            }
+            let Packet::Publish(publish) = packet else { unreachable!() };
+            task.published.fetch_add(1, Ordering::Relaxed);
+            if publish.qos == QoS::AtLeastOnce {
+                inflight.sent.push_back(publish);
+            }
+        }
+        if !too_large.is_empty() {
+            let qos1 = too_large.iter().filter(|(q, _)| *q == QoS::AtLeastOnce).count() as u64;
+            shared.update(|s| {
+                s.completed += qos1;
+                s.refused.extend(too_large.into_iter().map(|(_, e)| e));
+            });
+        }
+        if link.has_output() {
+            link.flush().await?;
+        }
+        if shared.closing.load(Ordering::Acquire) {
+            // Best effort for what never was flushed: sent, not waited for.
+            link.close().await;
+            return Ok(());
         }
     }
 }

@@ -1,21 +1,38 @@
-//! The MQTT source: subscribe, hand messages to the engine, PUBACK on `ack`.
+//! The MQTT source: subscribe, hand messages to the engine in batches, PUBACK
+//! on `ack`.
+//!
+//! The connection task (on the shared `mqtt-io` thread, see
+//! [`super::client`]) decodes everything a socket read brought, turns the
+//! PUBLISHes into [`Incoming`] messages and appends them to an inbox with one
+//! lock; it wakes the engine only when the engine is waiting for input. The
+//! engine's acknowledgements go the other way the same way: [`Source::ack`]
+//! appends the packet ids to an outbox and wakes the task once, which writes
+//! all their PUBACKs with one call.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, RetainForwardRule};
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardRule, Subscribe, SubscribeReasonCode};
+use rumqttc::tokio_rustls;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
-use rumqttc::Outgoing;
 use wasmgraph_types::{DataModel, Hlc, Message};
 
-use super::config::{qos, MqttSourceConfig};
-use super::{next_backoff, runtime, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError};
+use super::config::{qos, MqttConnection, MqttSourceConfig};
+use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Incoming, Poll, Source};
+
+/// Messages waiting for the engine above which the connection task lets more
+/// arrive before reading again (see `let_more_arrive`).
+const BACKLOG: usize = 64;
+/// Messages waiting for the engine above which the connection task stops
+/// reading the socket until the engine takes some: QoS 0 has no flow control
+/// (QoS 1 stops at the receive maximum), and this keeps memory bounded by
+/// leaving the rest to TCP and the broker.
+const MAX_INBOX: usize = 16_384;
 
 /// What the source has seen, shared so a caller can read it during and after a run.
 #[derive(Debug, Default)]
@@ -33,20 +50,57 @@ pub struct SourceCounters {
     pub connects: AtomicU64,
 }
 
-/// State shared with the event-loop task.
+/// A message from the connection task, ready for the engine.
+#[derive(Debug)]
+struct Delivery {
+    /// The acknowledgement token (QoS 1), see [`token`].
+    token: Option<u64>,
+    /// The message, or the topic and size of one over the size limit.
+    content: Result<Incoming, (String, usize)>,
+}
+
+/// Messages waiting for the engine.
+#[derive(Debug, Default)]
+struct Inbox {
+    items: VecDeque<Delivery>,
+    /// The engine is blocked in `poll` waiting for the first message.
+    waiting: bool,
+    /// A failure that ends the source (refused connection or subscription).
+    fatal: Option<String>,
+    /// The thread that polls. When it is not waiting in `poll` it may be
+    /// parked elsewhere (timely's `step_or_park` parks the worker between
+    /// polls while records are in flight): it is unparked when messages
+    /// arrive, so they do not wait for its park to time out.
+    poller: Option<std::thread::Thread>,
+}
+
+/// State shared between the source and its connection task.
 #[derive(Debug, Default)]
 struct Shared {
+    inbox: Mutex<Inbox>,
+    arrived: Condvar,
+    /// (connection generation, packet id) of messages to PUBACK.
+    outbox: Mutex<Vec<(u64, u16)>>,
+    /// Wakes the task: PUBACKs in the outbox, or closing.
+    wake: tokio::sync::Notify,
+    /// Wakes the task while it is not connected, when closing.
+    close: tokio::sync::Notify,
     /// Connection generation: bumped on every CONNACK. A token from an older
     /// generation must not be acknowledged on the new connection.
     generation: AtomicU64,
     subscribed: AtomicBool,
     closing: AtomicBool,
-    fatal: Mutex<Option<String>>,
 }
 
-struct Delivery {
-    generation: u64,
-    publish: Publish,
+impl Shared {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_fatal(&self, message: String) {
+        self.inbox().fatal.get_or_insert(message);
+        self.arrived.notify_all();
+    }
 }
 
 struct Pending {
@@ -57,14 +111,13 @@ struct Pending {
 /// Reads messages from MQTT topic filters, with manual acknowledgements.
 pub struct MqttSource {
     config: MqttSourceConfig,
-    runtime: tokio::runtime::Runtime,
-    client: AsyncClient,
-    rx: Receiver<Delivery>,
     shared: Arc<Shared>,
     counters: Arc<SourceCounters>,
     stop: Arc<AtomicBool>,
     /// QoS 1 messages handed out (or dropped), in arrival order, until PUBACKed.
     outstanding: VecDeque<Pending>,
+    /// How many entries of `outstanding` are not done yet.
+    undone: usize,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -86,8 +139,8 @@ impl MqttSource {
         if config.topics.is_empty() {
             return Err(ConnectorError::Config(format!("{endpoint}: the MQTT source needs at least one topic")));
         }
+        validate(&config.connection)?;
         let qos = qos(config.qos, &endpoint)?;
-        let options = config.connection.options(qos == QoS::AtLeastOnce, config.receive_maximum)?;
         let filters: Vec<Filter> = config
             .topics
             .iter()
@@ -97,33 +150,26 @@ impl MqttSource {
                 f
             })
             .collect();
-        let runtime = runtime("mqtt-source")?;
-        let (client, eventloop) = {
-            let _guard = runtime.enter();
-            AsyncClient::new(options, 16_384)
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
+        let tls = tls_connector(&config.connection)?;
         let shared = Arc::new(Shared::default());
         let counters = Arc::new(SourceCounters::default());
-        let task = runtime.spawn(drive(
-            eventloop,
-            client.clone(),
+        let task = io_runtime()?.spawn(drive(Task {
+            connection: config.connection.clone(),
+            tls,
+            receive_maximum: config.receive_maximum,
+            max_message_size: config.max_message_size,
             filters,
-            tx,
-            shared.clone(),
-            counters.clone(),
-            (config.connection.reconnect_min, config.connection.reconnect_max),
+            shared: shared.clone(),
+            counters: counters.clone(),
             endpoint,
-        ));
+        }));
         Ok(MqttSource {
             config,
-            runtime,
-            client,
-            rx,
             shared,
             counters,
             stop: Arc::new(AtomicBool::new(false)),
             outstanding: VecDeque::new(),
+            undone: 0,
             task: Some(task),
         })
     }
@@ -148,7 +194,7 @@ impl MqttSource {
             if self.shared.subscribed.load(Ordering::Acquire) {
                 return true;
             }
-            if self.shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+            if self.shared.inbox().fatal.is_some() {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -156,53 +202,53 @@ impl MqttSource {
         self.shared.subscribed.load(Ordering::Acquire)
     }
 
-    fn fatal(&self) -> Option<String> {
-        self.shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    fn error(&self, message: String) -> ConnectorError {
+        ConnectorError::Connection { endpoint: self.config.connection.endpoint(), message }
     }
 
-    /// Turn one delivery into an incoming message, or drop it when too large.
+    /// Take one delivery: a message for the engine, or one dropped as too large.
     fn accept(&mut self, delivery: Delivery, out: &mut Vec<Incoming>) {
-        let Delivery { generation, publish } = delivery;
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
-        let ack = (publish.qos != QoS::AtMostOnce).then(|| token(generation, publish.pkid));
-        if publish.payload.len() > self.config.max_message_size {
-            self.counters.oversized.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                topic = %String::from_utf8_lossy(&publish.topic),
-                size = publish.payload.len(),
-                limit = self.config.max_message_size,
-                "MQTT message over the size limit: counted and dropped"
-            );
-            if let Some(token) = ack {
-                self.outstanding.push_back(Pending { token, done: true });
+        match delivery.content {
+            Ok(incoming) => {
+                if let Some(token) = delivery.token {
+                    self.outstanding.push_back(Pending { token, done: false });
+                    self.undone += 1;
+                }
+                out.push(incoming);
             }
-            return;
+            Err((topic, size)) => {
+                self.counters.oversized.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    topic,
+                    size,
+                    limit = self.config.max_message_size,
+                    "MQTT message over the size limit: counted and dropped"
+                );
+                if let Some(token) = delivery.token {
+                    self.outstanding.push_back(Pending { token, done: true });
+                }
+            }
         }
-        if let Some(token) = ack {
-            self.outstanding.push_back(Pending { token, done: false });
-        }
-        let (message, time) = to_message(publish);
-        out.push(Incoming { data: DataModel::Message(message), time, ack });
     }
 
-    /// PUBACK every finished message at the front of the queue, in order.
-    fn release(&mut self) -> Result<(), ConnectorError> {
+    /// Hand every finished message at the front of the queue, in order, to
+    /// the connection task for its PUBACK.
+    fn release(&mut self) {
         let current = self.shared.generation.load(Ordering::Acquire);
+        let mut acks = Vec::new();
         while self.outstanding.front().is_some_and(|p| p.done) {
             let Some(pending) = self.outstanding.pop_front() else { break };
-            if pending.token >> 16 != current {
+            let generation = pending.token >> 16;
+            if generation != current {
                 self.counters.stale_acks.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let mut ack = Publish::new("", QoS::AtLeastOnce, Vec::new(), None);
-            ack.pkid = pending.token as u16;
-            self.runtime.block_on(self.client.ack(&ack)).map_err(|e| ConnectorError::Connection {
-                endpoint: self.config.connection.endpoint(),
-                message: format!("sending PUBACK: {e}"),
-            })?;
-            self.counters.acked.fetch_add(1, Ordering::Relaxed);
+            acks.push((generation, pending.token as u16));
         }
-        Ok(())
+        if !acks.is_empty() {
+            self.shared.outbox.lock().unwrap_or_else(|e| e.into_inner()).extend(acks);
+            self.shared.wake.notify_one();
+        }
     }
 }
 
@@ -243,38 +289,59 @@ fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
 
 impl Source for MqttSource {
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll, ConnectorError> {
-        if let Some(message) = self.fatal() {
-            return Err(ConnectorError::Connection { endpoint: self.config.connection.endpoint(), message });
-        }
         if self.stop.load(Ordering::Acquire) {
             return Ok(Poll::End);
         }
         // While earlier messages wait for their acknowledgement the broker may
         // hold back new ones (its in-flight window): come back quickly so the
         // engine can finish and acknowledge them.
-        let wait = if self.outstanding.iter().any(|p| !p.done) { wait.min(Duration::from_millis(2)) } else { wait };
-        let until = Instant::now() + wait;
-        let first = loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left.min(Duration::from_millis(50))) {
-                Ok(d) => break d,
-                Err(RecvTimeoutError::Timeout) if Instant::now() < until && !self.stop.load(Ordering::Acquire) => {}
-                Err(RecvTimeoutError::Timeout) => return Ok(Poll::Idle),
-                Err(RecvTimeoutError::Disconnected) => {
-                    let message = self.fatal().unwrap_or_else(|| "the MQTT connection task ended".into());
-                    return Err(ConnectorError::Connection { endpoint: self.config.connection.endpoint(), message });
+        let wait = if self.undone > 0 { wait.min(Duration::from_millis(2)) } else { wait };
+        let taken: Vec<Delivery> = {
+            let mut inbox = self.shared.inbox();
+            if inbox.poller.as_ref().is_none_or(|t| t.id() != std::thread::current().id()) {
+                inbox.poller = Some(std::thread::current());
+            }
+            if inbox.items.is_empty() && inbox.fatal.is_none() && !wait.is_zero() {
+                let until = Instant::now() + wait;
+                inbox.waiting = true;
+                while inbox.items.is_empty() && inbox.fatal.is_none() && !self.stop.load(Ordering::Acquire) {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() || self.task.as_ref().is_none_or(|t| t.is_finished()) {
+                        break;
+                    }
+                    // In slices, so a stop request is seen soon.
+                    inbox = self
+                        .shared
+                        .arrived
+                        .wait_timeout(inbox, left.min(Duration::from_millis(50)))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
                 }
+                inbox.waiting = false;
             }
+            if let Some(message) = &inbox.fatal {
+                return Err(self.error(message.clone()));
+            }
+            let full = inbox.items.len() >= MAX_INBOX;
+            let n = inbox.items.len().min(max.max(1));
+            let taken = inbox.items.drain(..n).collect();
+            if full && inbox.items.len() < MAX_INBOX {
+                // The connection task stopped reading; it may go on.
+                self.shared.wake.notify_one();
+            }
+            taken
         };
-        let mut out = Vec::new();
-        self.accept(first, &mut out);
-        while out.len() < max.max(1) {
-            match self.rx.try_recv() {
-                Ok(d) => self.accept(d, &mut out),
-                Err(_) => break,
+        if taken.is_empty() {
+            if self.task.as_ref().is_none_or(|t| t.is_finished()) {
+                return Err(self.error("the MQTT connection task ended".into()));
             }
+            return Ok(Poll::Idle);
         }
-        self.release()?;
+        let mut out = Vec::with_capacity(taken.len());
+        for delivery in taken {
+            self.accept(delivery, &mut out);
+        }
+        self.release();
         Ok(if out.is_empty() { Poll::Idle } else { Poll::Data(out) })
     }
 
@@ -283,107 +350,224 @@ impl Source for MqttSource {
     }
 
     fn ack(&mut self, tokens: &[u64]) -> Result<(), ConnectorError> {
+        let mut from = 0;
         for &t in tokens {
-            // Tokens come in poll order, so the match is almost always at the front.
-            if let Some(p) = self.outstanding.iter_mut().find(|p| p.token == t && !p.done) {
-                p.done = true;
+            // Tokens come in poll order, so the match is almost always at or
+            // just after the previous one.
+            let found = self.outstanding.iter().skip(from).position(|p| p.token == t && !p.done).map(|i| i + from);
+            let found = found.or_else(|| self.outstanding.iter().position(|p| p.token == t && !p.done));
+            if let Some(i) = found {
+                self.outstanding[i].done = true;
+                self.undone -= 1;
+                from = i + 1;
             }
         }
-        self.release()
+        self.release();
+        Ok(())
     }
 }
 
 impl Drop for MqttSource {
     fn drop(&mut self) {
-        // Send what is queued (PUBACKs first, they are ahead in the channel),
-        // then DISCONNECT, and give the task a moment to write it.
+        // The task sends the PUBACKs still in the outbox, then DISCONNECT.
         self.shared.closing.store(true, Ordering::Release);
-        let client = self.client.clone();
-        let task = self.task.take();
-        self.runtime.block_on(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
-            if let Some(task) = task {
-                let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
-            }
-        });
+        self.shared.wake.notify_one();
+        self.shared.close.notify_one();
+        if let (Some(task), Ok(rt)) = (self.task.take(), io_runtime()) {
+            let _ = rt.block_on(async move { tokio::time::timeout(Duration::from_secs(3), task).await });
+        }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    mut eventloop: EventLoop,
-    client: AsyncClient,
+/// What the connection task needs.
+struct Task {
+    connection: MqttConnection,
+    tls: Option<tokio_rustls::TlsConnector>,
+    receive_maximum: u16,
+    max_message_size: usize,
     filters: Vec<Filter>,
-    tx: Sender<Delivery>,
     shared: Arc<Shared>,
     counters: Arc<SourceCounters>,
-    (min, max): (Duration, Duration),
     endpoint: String,
-) {
+}
+
+impl Task {
+    /// Resolves once the source is being dropped.
+    async fn closed(&self) {
+        while !self.shared.closing.load(Ordering::Acquire) {
+            self.shared.close.notified().await;
+        }
+    }
+
+    /// A PUBLISH as the engine will see it.
+    fn delivery(&self, generation: u64, publish: Publish) -> Delivery {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        let token = (publish.qos != QoS::AtMostOnce).then(|| token(generation, publish.pkid));
+        if publish.payload.len() > self.max_message_size {
+            let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+            return Delivery { token, content: Err((topic, publish.payload.len())) };
+        }
+        let (message, time) = to_message(publish);
+        Delivery { token, content: Ok(Incoming { data: DataModel::Message(message), time, ack: token }) }
+    }
+}
+
+/// Connect, subscribe, deliver and acknowledge; reconnect with backoff until
+/// the source is dropped or the broker refuses us for good.
+async fn drive(task: Task) {
+    let Task { connection, tls, receive_maximum, .. } = &task;
+    let shared = &task.shared;
+    let endpoint = &task.endpoint;
+    let (min, max) = (connection.reconnect_min, connection.reconnect_max);
     let mut delay = min;
-    let mut generation = 0u64;
     let mut ever_connected = false;
     loop {
-        match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                counters.connects.fetch_add(1, Ordering::Relaxed);
-                delay = min;
+        let attempt = tokio::select! {
+            r = Link::connect(connection, tls.as_ref(), *receive_maximum, Duration::from_secs(10)) => r,
+            _ = task.closed() => return,
+        };
+        let result = match attempt {
+            Ok(link) => {
                 ever_connected = true;
-                tracing::info!(%endpoint, session_present = ack.session_present, "MQTT source connected");
-                // Subscribing again on a resumed session replaces the
-                // subscriptions with the same ones; queued messages stay.
-                shared.subscribed.store(false, Ordering::Release);
-                if let Err(e) = client.try_subscribe_many(filters.clone()) {
-                    tracing::error!(%endpoint, "cannot queue SUBSCRIBE: {e}");
-                }
+                delay = min;
+                session(&task, link).await
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let refused: Vec<String> = ack
-                    .return_codes
-                    .iter()
-                    .zip(&filters)
-                    .filter(|(code, _)| !matches!(code, rumqttc::v5::mqttbytes::v5::SubscribeReasonCode::Success(_)))
-                    .map(|(code, f)| format!("'{}' ({code:?})", f.path))
-                    .collect();
-                if refused.is_empty() {
-                    tracing::info!(%endpoint, "MQTT source subscribed");
-                    shared.subscribed.store(true, Ordering::Release);
-                } else {
-                    let message = format!("the broker refused the subscription to {}", refused.join(", "));
-                    shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(message);
-                    return;
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if tx.send(Delivery { generation, publish }).is_err() {
-                    return;
-                }
-            }
-            Ok(Event::Incoming(Packet::Disconnect(d))) => {
-                tracing::warn!(%endpoint, reason = ?d.reason_code, "the broker closed the MQTT source's connection");
-            }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) if shared.closing.load(Ordering::Acquire) => {
-                // Let the DISCONNECT reach the socket before the task ends.
-                let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+            Err(e) => Err(e),
+        };
+        let err = match result {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if shared.closing.load(Ordering::Acquire) {
+            return;
+        }
+        match &err {
+            LinkError::Refused(_) if !ever_connected => {
+                shared.set_fatal(err.to_string());
                 return;
             }
-            Ok(_) => {}
-            Err(err) => {
-                if shared.closing.load(Ordering::Acquire) {
-                    return;
-                }
-                if let ConnectionError::ConnectionRefused(code) = &err {
-                    if !ever_connected {
-                        let message = format!("the broker refused the connection: {code:?}");
-                        shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(message);
-                        return;
+            _ => tracing::warn!(%endpoint, "MQTT source: {err}; reconnecting in {delay:?}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = task.closed() => return,
+        }
+        delay = next_backoff(delay, max);
+    }
+}
+
+/// One connection's life: `Ok` when the source closed it, `Err` when it broke.
+async fn session(task: &Task, mut link: Link) -> Result<(), LinkError> {
+    let shared = &task.shared;
+    let endpoint = &task.endpoint;
+    let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+    task.counters.connects.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(%endpoint, session_present = link.limits.session_present, "MQTT source connected");
+    // Subscribing again on a resumed session replaces the subscriptions with
+    // the same ones; queued messages stay.
+    shared.subscribed.store(false, Ordering::Release);
+    let mut subscribe = Subscribe::new_many(task.filters.clone(), None);
+    // Our only packet id of our own on this connection (PUBACKs use the broker's).
+    subscribe.pkid = 1;
+    link.queue(&Packet::Subscribe(subscribe))?;
+    link.flush().await?;
+    let mut keep_alive = KeepAlive::new(task.connection.keep_alive);
+    let mut packets = Vec::new();
+    let mut batch = Vec::new();
+    enum Wake {
+        Read(Result<(), LinkError>),
+        Outbox,
+        Ping,
+    }
+    // The outbox may have filled (with now stale PUBACKs) or the source may
+    // have been closed while we were not connected.
+    let mut first = true;
+    loop {
+        let reading = shared.inbox().items.len() < MAX_INBOX;
+        let wake = if std::mem::take(&mut first) {
+            Wake::Outbox
+        } else {
+            tokio::select! {
+                r = link.read_packets(&mut packets), if reading => Wake::Read(r),
+                _ = shared.wake.notified() => Wake::Outbox,
+                _ = keep_alive.due() => Wake::Ping,
+            }
+        };
+        match wake {
+            Wake::Read(result) => {
+                result?;
+                let read_count = packets.len();
+                for packet in packets.drain(..) {
+                    match packet {
+                        Packet::Publish(publish) => batch.push(task.delivery(generation, publish)),
+                        Packet::SubAck(ack) => {
+                            let refused: Vec<String> = ack
+                                .return_codes
+                                .iter()
+                                .zip(&task.filters)
+                                .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
+                                .map(|(code, f)| format!("'{}' ({code:?})", f.path))
+                                .collect();
+                            if !refused.is_empty() {
+                                let message = format!("the broker refused the subscription to {}", refused.join(", "));
+                                shared.set_fatal(message);
+                                link.close().await;
+                                return Ok(());
+                            }
+                            tracing::info!(%endpoint, "MQTT source subscribed");
+                            shared.subscribed.store(true, Ordering::Release);
+                        }
+                        Packet::PingResp(_) => keep_alive.pong(),
+                        Packet::Disconnect(d) => {
+                            tracing::warn!(%endpoint, reason = ?d.reason_code, "the broker closed the MQTT source's connection");
+                        }
+                        Packet::ConnAck(_) => return Err(LinkError::Other("unexpected CONNACK".into())),
+                        _ => {}
                     }
                 }
-                tracing::warn!(%endpoint, "MQTT source: {err}; reconnecting in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = next_backoff(delay, max);
+                if !batch.is_empty() {
+                    let mut inbox = shared.inbox();
+                    let was_empty = inbox.items.is_empty();
+                    inbox.items.extend(batch.drain(..));
+                    if inbox.waiting {
+                        shared.arrived.notify_one();
+                    } else if was_empty {
+                        if let Some(poller) = &inbox.poller {
+                            poller.unpark();
+                        }
+                    }
+                    let backlog = inbox.items.len();
+                    drop(inbox);
+                    // The engine is well behind (under saturation): more can
+                    // come before it looks again. Not for a few messages
+                    // waiting out a flush, which the pause would only delay
+                    // (the sink's PUBACKs are read on this thread too).
+                    if backlog >= BACKLOG {
+                        let_more_arrive(read_count);
+                    }
+                }
             }
+            Wake::Outbox => {
+                let acks = std::mem::take(&mut *shared.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut sent = 0;
+                for (g, pkid) in acks {
+                    if g == generation {
+                        link.queue(&Packet::PubAck(PubAck::new(pkid, None)))?;
+                        sent += 1;
+                    } else {
+                        task.counters.stale_acks.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                task.counters.acked.fetch_add(sent, Ordering::Relaxed);
+                if shared.closing.load(Ordering::Acquire) {
+                    link.close().await;
+                    return Ok(());
+                }
+            }
+            Wake::Ping => keep_alive.ping(&mut link, reading)?,
+        }
+        if link.has_output() {
+            link.flush().await?;
         }
     }
 }
