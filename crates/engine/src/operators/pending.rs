@@ -27,12 +27,20 @@ pub(crate) struct Pending {
     cap: Option<Capability<Time>>,
     /// The earliest time among `records`.
     earliest: Time,
+    /// The latest time among `records` (when the frontier has passed it,
+    /// everything goes at once, without sifting).
+    latest: Time,
 }
 
 impl Pending {
     /// Hold `records` (which arrived under `cap`) for output `port`.
     pub fn hold(&mut self, cap: &InputCapability<Time>, port: usize, records: &mut Vec<Record>) {
-        let Some(earliest) = records.iter().map(|r| r.time.as_time()).min() else { return };
+        let mut times = records.iter().map(|r| r.time.as_time());
+        let Some(first) = times.next() else { return };
+        let (earliest, latest) = times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        if self.cap.is_none() || latest > self.latest {
+            self.latest = latest;
+        }
         if self.cap.is_none() || earliest < self.earliest {
             // `earliest` is at or after `cap`'s time (the invariant above), so
             // the capability can be delayed to it.
@@ -57,8 +65,11 @@ impl Pending {
         if frontier.less_equal(&self.earliest) {
             return None;
         }
-        let mut ready: Vec<Record> =
-            self.records.extract_if(.., |r| !frontier.less_equal(&r.time.as_time())).collect();
+        let mut ready: Vec<Record> = if frontier.less_equal(&self.latest) {
+            self.records.extract_if(.., |r| !frontier.less_equal(&r.time.as_time())).collect()
+        } else {
+            std::mem::take(&mut self.records)
+        };
         let earliest = self.records.iter().map(|r| r.time.as_time()).min().unwrap_or(Time::MAX);
         let out = if self.records.is_empty() {
             self.cap.take()
