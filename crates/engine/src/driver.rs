@@ -11,6 +11,7 @@ use timely::container::CapacityContainerBuilder;
 use wasmgraph_connectors::{Poll, Sink, Source};
 use wasmgraph_types::{HlcClock, Record};
 
+use crate::moves::Moves;
 use crate::operators::{self, NodeCtx, Records, Time};
 use crate::{FailureKind, NodeKind, Plan, PlanError, Stats};
 
@@ -108,6 +109,7 @@ pub fn run(
     let fatal: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let source_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let on_error = options.on_error.clone().unwrap_or_else(|| Arc::new(|_: &crate::ErrorEvent| {}));
+    let moves = Arc::new(Moves::default());
 
     let config = timely::Config::process(options.workers.max(1));
     let worker_stats = stats.clone();
@@ -128,7 +130,12 @@ pub fn run(
                 &plan,
                 &mut input,
                 my_sink,
-                Shared { stats: worker_stats.clone(), fatal: worker_fatal.clone(), on_error: on_error.clone() },
+                Shared {
+                    stats: worker_stats.clone(),
+                    fatal: worker_fatal.clone(),
+                    on_error: on_error.clone(),
+                    moves: moves.clone(),
+                },
                 index,
             )
             .map(|sink_stream| {
@@ -235,7 +242,7 @@ pub fn run(
             if failed() {
                 break;
             }
-            if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
+            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked) {
                 worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
                 break;
             }
@@ -245,7 +252,7 @@ pub fn run(
         // After a sink failure nothing more is acknowledged: the records the
         // sink dropped would otherwise count as written.
         if !failed() {
-            if let Err(err) = ack_done(&mut *source, &probe, &mut unacked) {
+            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked) {
                 worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
             }
         }
@@ -277,20 +284,29 @@ const PARK: Duration = Duration::from_millis(1);
 
 /// Acknowledge every message whose records the sink has written: the probe
 /// sits after the sink, so its frontier passing a time means every record at
-/// that time (and before) is durable or was dropped.
+/// that time (and before) is durable or was dropped. Records a delay moved
+/// later count at the time they were moved to (see [`Moves`]).
 fn ack_done(
     source: &mut dyn Source,
     probe: &ProbeHandle<Time>,
+    moves: &Moves,
     unacked: &mut VecDeque<(Time, u64)>,
 ) -> Result<(), wasmgraph_connectors::ConnectorError> {
     let mut done = Vec::new();
+    let mut settle = moves.settle();
+    let mut last = None;
     while let Some(&(time, token)) = unacked.front() {
-        if probe.less_equal(&time) {
+        if probe.less_equal(&settle.horizon(time)) {
             break;
         }
         done.push(token);
+        last = Some(time);
         unacked.pop_front();
     }
+    if let Some(time) = last {
+        settle.forget_through(time);
+    }
+    drop(settle);
     if done.is_empty() { Ok(()) } else { source.ack(&done) }
 }
 
@@ -305,6 +321,8 @@ struct Shared {
     stats: Arc<Stats>,
     fatal: Arc<Mutex<Option<String>>>,
     on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+    /// Where delays moved records, for acknowledgements.
+    moves: Arc<Moves>,
 }
 
 /// Wire every node; returns the sink's (empty) output stream to probe.
@@ -361,7 +379,9 @@ fn build_dataflow<'s>(
             }
             (NodeKind::Map, Some(op)) => (Some(operators::map::wasm_map(stream, ctx, op)), None),
             (NodeKind::Filter, Some(op)) => (Some(operators::filter::wasm_filter(stream, ctx, op)), None),
-            (NodeKind::Delay, Some(op)) => (Some(operators::delay::wasm_delay(stream, ctx, op)), None),
+            (NodeKind::Delay, Some(op)) => {
+                (Some(operators::delay::wasm_delay(stream, ctx, op, shared.moves.clone())), None)
+            }
             (NodeKind::Accumulate, Some(op)) => {
                 (Some(operators::accumulate::wasm_accumulate(stream, ctx, op, node.sequential)), None)
             }

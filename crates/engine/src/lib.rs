@@ -19,6 +19,7 @@
 //! order before an accumulate or the sink sees them.
 
 mod driver;
+mod moves;
 mod operator;
 mod operators;
 mod plan;

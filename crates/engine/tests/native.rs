@@ -554,3 +554,91 @@ fn after_a_sink_failure_only_written_messages_are_acknowledged() {
         assert!(acked.iter().all(|t| written.contains(t)), "{workers} workers: acknowledged unwritten messages: {acked:?}");
     }
 }
+
+/// A source that, whenever the engine acknowledges messages, checks that the
+/// sink has written every record derived from them (`written` holds the
+/// source-order numbers of written records; the token of message i is i).
+struct AckChecker {
+    inner: MemorySource,
+    written: Arc<Mutex<Vec<u64>>>,
+    early: Arc<Mutex<Vec<u64>>>,
+}
+
+impl wasmgraph_connectors::Source for AckChecker {
+    fn poll(&mut self, max: usize, wait: std::time::Duration) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
+        self.inner.poll(max, wait)
+    }
+    fn describe(&self) -> String {
+        "ack checker".into()
+    }
+    fn ack(&mut self, tokens: &[u64]) -> Result<(), wasmgraph_connectors::ConnectorError> {
+        let written = self.written.lock().unwrap().clone();
+        self.early.lock().unwrap().extend(tokens.iter().filter(|t| !written.contains(t)));
+        self.inner.ack(tokens)
+    }
+}
+
+#[test]
+fn a_message_whose_record_a_delay_moved_is_acknowledged_only_once_that_record_is_written() {
+    // Messages one second apart; the delay moves each to the end of its
+    // 10-second window, so records wait there while later messages pass.
+    let window = Native {
+        delay: Some(|r| Hlc::new((r.time.nanos / (10 * SEC) + 1) * 10 * SEC, 0, "window")),
+        ..Native::default()
+    };
+    for workers in [1, 2] {
+        for batch in [1, 7] {
+            let plan = Plan {
+                nodes: vec![
+                    node("source", NodeKind::Source, &[], None),
+                    node("window", NodeKind::Delay, &[(0, None)], Some(window.clone())),
+                    node("sink", NodeKind::Sink, &[(1, None)], None),
+                ],
+            };
+            let mut input = messages((0..35).map(|i| format!("m{i}")));
+            for (i, item) in input.iter_mut().enumerate() {
+                item.ack = Some(i as u64);
+            }
+            let inner = MemorySource::new(input);
+            let acked = inner.acked();
+            let sink = FailingSink { written: Arc::default(), fail_at: usize::MAX };
+            let written = sink.written.clone();
+            let early = Arc::new(Mutex::new(Vec::new()));
+            let source = AckChecker { inner, written: written.clone(), early: early.clone() };
+            let stats = Arc::new(Stats::for_plan(&plan));
+            let options = RunOptions { workers, batch, ..RunOptions::default() };
+            run(plan, Box::new(source), Box::new(sink), stats, options).unwrap();
+            assert_eq!(written.lock().unwrap().len(), 35);
+            assert_eq!(*acked.lock().unwrap(), (0..35).collect::<Vec<u64>>(), "{workers} workers, batch {batch}");
+            assert!(
+                early.lock().unwrap().is_empty(),
+                "{workers} workers, batch {batch}: acknowledged before their records were written: {:?}",
+                early.lock().unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn after_a_sink_failure_no_message_whose_record_a_delay_moved_is_acknowledged() {
+    let later = Native { delay: Some(|r| Hlc::new(r.time.nanos + 3600 * SEC, 0, "later")), ..Native::default() };
+    let plan = Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, &[], None),
+            node("later", NodeKind::Delay, &[(0, None)], Some(later)),
+            node("sink", NodeKind::Sink, &[(1, None)], None),
+        ],
+    };
+    let mut input = messages((0..50).map(|i| format!("m{i}")));
+    for (i, item) in input.iter_mut().enumerate() {
+        item.ack = Some(i as u64);
+    }
+    let source = MemorySource::new(input);
+    let acked = source.acked();
+    let sink = FailingSink { written: Arc::default(), fail_at: 1 };
+    let stats = Arc::new(Stats::for_plan(&plan));
+    let options = RunOptions { workers: 2, batch: 4, ..RunOptions::default() };
+    let err = run(plan, Box::new(source), Box::new(sink), stats, options).unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert!(acked.lock().unwrap().is_empty(), "acknowledged unwritten messages: {:?}", acked.lock().unwrap());
+}
