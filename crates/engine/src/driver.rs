@@ -9,7 +9,7 @@ use timely::dataflow::operators::{Concatenate, Exchange as _, Inspect as _, Prob
 use timely::dataflow::{InputHandle, ProbeHandle, Scope};
 use timely::container::CapacityContainerBuilder;
 use wasmgraph_connectors::{Poll, Sink, Source};
-use wasmgraph_types::{HlcClock, Record};
+use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
 use crate::moves::Moves;
 use crate::operators::{self, NodeCtx, Records, Time};
@@ -270,10 +270,6 @@ pub fn run(
     Ok(RunReport { elapsed: started.elapsed() })
 }
 
-/// Nanoseconds since the Unix epoch by the wall clock (as `HlcClock::now` reads it).
-fn wall_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
 
 /// Polls whose records may be in the dataflow at once; more wait for the sink.
 const MAX_POLLS_IN_FLIGHT: usize = 4;
