@@ -22,8 +22,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rumqttc::v5::mqttbytes::v5::{ConnAck, Connect, ConnectProperties, ConnectReturnCode, Login, Packet};
 use rumqttc::tokio_rustls;
+use rumqttc::v5::mqttbytes::v5::{ConnAck, Connect, ConnectProperties, ConnectReturnCode, Login, Packet};
 use rumqttc::v5::mqttbytes::Error as CodecError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

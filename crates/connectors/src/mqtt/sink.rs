@@ -19,8 +19,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishProperties};
 use rumqttc::tokio_rustls;
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{Bytes, DataModel, Record};
 
@@ -466,9 +466,9 @@ async fn session(
         Ping,
     }
     // Publishes may have been queued while we were not connected.
-    let mut first = true;
+    let mut take_queue = true;
     loop {
-        let wake = if std::mem::take(&mut first) {
+        let wake = if std::mem::take(&mut take_queue) {
             Wake::Queue
         } else {
             tokio::select! {
@@ -535,8 +535,9 @@ async fn session(
                 publish.pkid = inflight.take_id();
             }
             let packet = Packet::Publish(publish);
-            if let Err(e) = link.queue(&packet) {
-                let Packet::Publish(publish) = packet else { unreachable!() };
+            let queued = link.queue(&packet);
+            let Packet::Publish(publish) = packet else { unreachable!("built as a PUBLISH just above") };
+            if let Err(e) = queued {
                 if publish.qos == QoS::AtLeastOnce {
                     inflight.used[publish.pkid as usize] = false;
                 }
@@ -544,7 +545,6 @@ async fn session(
                 too_large.push((publish.qos, e.to_string()));
                 continue;
             }
-            let Packet::Publish(publish) = packet else { unreachable!() };
             task.published.fetch_add(1, Ordering::Relaxed);
             if publish.qos == QoS::AtLeastOnce {
                 inflight.sent.push_back(publish);
@@ -561,6 +561,12 @@ async fn session(
             link.flush().await?;
         }
         if shared.closing.load(Ordering::Acquire) {
+            // The sink's last hand-over may not have been taken yet (this
+            // turn may have been a read): take it, send it, then close.
+            if !shared.state().queue.is_empty() {
+                take_queue = true;
+                continue;
+            }
             // Best effort for what never was flushed: sent, not waited for.
             link.close().await;
             return Ok(());

@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardRule, Subscribe, SubscribeReasonCode};
 use rumqttc::tokio_rustls;
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardRule, Subscribe, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{DataModel, Hlc, Message};
 

@@ -131,7 +131,8 @@ fn sink_to_source_with_time_and_acknowledgements() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Mosquitto::start(dir.path());
     let mut out = source(broker.port, "t-reader", "out/#");
-    let mut sink = MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-writer"), "out/${inputTopic.2}")).unwrap();
+    let mut sink =
+        MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-writer"), "out/${inputTopic.2}")).unwrap();
     sink.wait_connected(Duration::from_secs(10)).unwrap();
     const N: usize = 3000;
     for i in 0..N {
@@ -167,7 +168,8 @@ fn unacknowledged_messages_come_again() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Mosquitto::start(dir.path());
     let mut first = source(broker.port, "t-again", "again/#");
-    let mut sink = MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-again-writer"), "again/x")).unwrap();
+    let mut sink =
+        MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-again-writer"), "again/x")).unwrap();
     for i in 0..10 {
         sink.write(&record(i)).unwrap();
     }
@@ -241,11 +243,34 @@ fn refused_connection_is_fatal() {
     let conf = dir.path().join("mosquitto.conf");
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous false\nlog_dest none\n")).unwrap();
     let _broker = Mosquitto::spawn(conf, port);
-    let mut source = MqttSource::connect(MqttSourceConfig::new(connection(port, "t-refused"), vec!["x".into()])).unwrap();
+    let mut source =
+        MqttSource::connect(MqttSourceConfig::new(connection(port, "t-refused"), vec!["x".into()])).unwrap();
     assert!(!source.wait_subscribed(Duration::from_secs(10)));
     let err = source.poll(10, Duration::from_millis(10)).unwrap_err().to_string();
     assert!(err.contains("refused the connection"), "{err}");
     let sink = MqttSink::connect(MqttSinkConfig::new(connection(port, "t-refused-sink"), "x")).unwrap();
     let err = sink.wait_connected(Duration::from_secs(10)).unwrap_err().to_string();
     assert!(err.contains("refused the connection"), "{err}");
+}
+
+#[test]
+fn qos0_publishes_are_sent_by_flush_and_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path());
+    let mut reader = source(broker.port, "t-q0-reader", "q0/#");
+    let mut config = MqttSinkConfig::new(connection(broker.port, "t-q0-writer"), "q0/x");
+    config.qos = 0;
+    let mut sink = MqttSink::connect(config).unwrap();
+    sink.wait_connected(Duration::from_secs(10)).unwrap();
+    for i in 0..50 {
+        sink.write(&record(i)).unwrap();
+    }
+    sink.flush().unwrap();
+    // Written, never flushed: dropping the sink still sends them.
+    for i in 50..100 {
+        sink.write(&record(i)).unwrap();
+    }
+    drop(sink);
+    let got = receive(&mut reader, 100, true);
+    assert_eq!(got, (0..100).map(|i| format!("m{i:05}")).collect::<Vec<_>>());
 }
