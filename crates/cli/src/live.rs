@@ -179,6 +179,7 @@ pub fn run_live(run: LiveRun) -> Result<()> {
     let source = MqttSource::connect(MqttSourceConfig {
         qos: d.source.qos,
         max_message_size: d.source.max_message_size,
+        receive_maximum: d.source.receive_maximum,
         ..MqttSourceConfig::new(source_conn.clone(), d.source.topics.clone())
     })?;
     let sink = MqttSink::connect(MqttSinkConfig {

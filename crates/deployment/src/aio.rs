@@ -114,6 +114,7 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
             topics: src.data_sources.clone(),
             qos: 1,
             max_message_size: c.max_message_size.unwrap_or(1 << 20),
+            receive_maximum: crate::receive_maximum(cfile, "receiveMaximum", c.receive_maximum)?,
         },
         sink: SinkSpec { endpoint: endpoint(&dest.endpoint_ref)?, topic: dest.data_destination.clone(), qos: 1, retain: false },
         errors: error_policy(cfile, c.errors.as_ref())?,

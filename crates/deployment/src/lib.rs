@@ -80,6 +80,23 @@ pub struct SourceSpec {
     pub qos: u8,
     /// Larger payloads are counted as errors and dropped.
     pub max_message_size: usize,
+    /// How many unacknowledged QoS 1 messages the broker may send at once
+    /// (MQTT 5 Receive Maximum). A message stays unacknowledged until the
+    /// graph's output for it is published, through any delay window, so a
+    /// windowed graph needs at least its input rate times its window.
+    pub receive_maximum: u16,
+}
+
+/// The default [`SourceSpec::receive_maximum`].
+pub const DEFAULT_RECEIVE_MAXIMUM: u16 = 1000;
+
+/// A `receiveMaximum` setting: 1 to 65535, default [`DEFAULT_RECEIVE_MAXIMUM`].
+pub(crate) fn receive_maximum(file: &Path, what: &str, value: Option<u32>) -> Result<u16, DeploymentError> {
+    match value {
+        None => Ok(DEFAULT_RECEIVE_MAXIMUM),
+        Some(v @ 1..=65535) => Ok(v as u16),
+        Some(v) => Err(invalid(file, format!("{what}: {v} is out of range; use 1 to 65535 (MQTT 5 Receive Maximum)"))),
+    }
 }
 
 /// Where results go.

@@ -39,6 +39,7 @@ pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentErro
         topics: d.source.topics.clone(),
         qos: qos(file, "source.qos", d.source.qos)?,
         max_message_size: d.source.max_message_size.unwrap_or(1 << 20),
+        receive_maximum: crate::receive_maximum(file, "source.receiveMaximum", d.source.receive_maximum)?,
     };
     let sink = SinkSpec {
         endpoint: endpoint("sink", &d.sink.endpoint)?,

@@ -102,6 +102,7 @@ pub struct NativeSource {
     pub topics: Vec<String>,
     pub qos: Option<u8>,
     pub max_message_size: Option<usize>,
+    pub receive_maximum: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,4 +227,5 @@ pub struct Companion {
     pub modules: Option<String>,
     pub errors: Option<ErrorPolicy>,
     pub max_message_size: Option<usize>,
+    pub receive_maximum: Option<u32>,
 }

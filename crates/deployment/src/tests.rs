@@ -57,6 +57,22 @@ fn no_endpoint_means_the_embedded_broker() {
     assert!(matches!(d.sink.endpoint, Endpoint::Embedded { .. }));
     assert_eq!(d.name, "d");
     assert_eq!(d.errors, ErrorPolicy::Drop);
+    assert_eq!(d.source.receive_maximum, crate::DEFAULT_RECEIVE_MAXIMUM);
+}
+
+#[test]
+fn receive_maximum_is_set_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "g.yaml", GRAPH);
+    let with = |value: &str| {
+        let text = format!("kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\n  receiveMaximum: {value}\nsink:\n  topic: b\n");
+        load(&write(dir.path(), "d.yaml", &text), None)
+    };
+    assert_eq!(with("20000").unwrap().source.receive_maximum, 20000);
+    for bad in ["0", "70000"] {
+        let err = with(bad).unwrap_err().to_string();
+        assert!(err.contains("d.yaml") && err.contains("source.receiveMaximum") && err.contains("1 to 65535"), "{err}");
+    }
 }
 
 #[test]

@@ -114,6 +114,7 @@ impl RunArgs {
                         topics: vec![self.topic.clone()],
                         qos: 1,
                         max_message_size: 1 << 20,
+                        receive_maximum: wasmgraph_deployment::DEFAULT_RECEIVE_MAXIMUM,
                     },
                     sink: SinkSpec { endpoint: Endpoint::Embedded { port: 1883 }, topic: self.sink_topic.clone(), qos: 1, retain: false },
                     errors: ErrorPolicy::Drop,
