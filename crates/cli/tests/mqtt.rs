@@ -9,7 +9,6 @@
 //! Every test prints its counts (`cargo test -- --nocapture` shows them).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,13 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use wasmgraph_test_mosquitto::{free_port, wait_port, Mosquitto};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The `kinds` guest component, built once per test run when missing.
@@ -53,90 +49,6 @@ fn kinds_module() -> PathBuf {
             find().expect("wasmgraph build produced no .wasm")
         })
         .clone()
-}
-
-fn mosquitto_binary() -> PathBuf {
-    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"] {
-        if Path::new(candidate).exists() {
-            return candidate.into();
-        }
-    }
-    if let Ok(out) = Command::new("sh").args(["-c", "command -v mosquitto"]).output() {
-        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !p.is_empty() {
-            return p.into();
-        }
-    }
-    panic!("mosquitto is missing: these tests start their own broker; install it with scripts/setup.sh (apt-get install mosquitto)");
-}
-
-/// A mosquitto on 127.0.0.1:port with persistence in `dir`.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    conf: PathBuf,
-}
-
-impl Mosquitto {
-    fn start(dir: &Path, port: u16) -> Self {
-        let data = dir.join("mosquitto-data");
-        std::fs::create_dir_all(&data).unwrap();
-        // mosquitto drops root privileges to its own user: let it write here.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
-            let _ = std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777));
-        }
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-                 max_inflight_messages 1000\nmax_queued_messages 0\nlog_dest file {}/mosquitto.log\n",
-                data.display(),
-                dir.display()
-            ),
-        )
-        .unwrap();
-        Self::spawn(conf, port)
-    }
-
-    fn spawn(conf: PathBuf, port: u16) -> Self {
-        let child = Command::new(mosquitto_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting mosquitto");
-        wait_port(port);
-        Mosquitto { child, port, conf }
-    }
-
-    /// Stop gracefully (it writes its persistence file) and start again.
-    fn restart(&mut self) {
-        terminate(&mut self.child);
-        let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(500));
-        let again = Self::spawn(self.conf.clone(), self.port);
-        *self = again;
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "nothing listens on 127.0.0.1:{port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn terminate(child: &mut Child) {

@@ -1,84 +1,14 @@
 //! The MQTT source and sink against a real mosquitto (started on a free port,
 //! as the CLI's tests do): batching, acknowledgements and reconnects.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
+use wasmgraph_test_mosquitto::{free_port, Mosquitto};
+
 use super::*;
 use crate::{Poll, Sink, Source};
-
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    conf: PathBuf,
-}
-
-fn mosquitto_binary() -> PathBuf {
-    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("mosquitto is missing: these tests start their own broker (scripts/setup.sh installs it)")
-}
-
-impl Mosquitto {
-    /// A mosquitto on 127.0.0.1 with persistence in `dir`.
-    fn start(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        #[cfg(unix)]
-        {
-            // mosquitto drops root privileges to its own user: let it write here.
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
-            let _ = std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777));
-        }
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-                 max_inflight_messages 1000\nmax_queued_messages 0\nlog_dest none\n",
-                data.display()
-            ),
-        )
-        .unwrap();
-        Self::spawn(conf, port)
-    }
-
-    fn spawn(conf: PathBuf, port: u16) -> Self {
-        let child = Command::new(mosquitto_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting mosquitto");
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "mosquitto did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Mosquitto { child, port, conf }
-    }
-
-    /// SIGTERM (mosquitto saves its persistence file), wait for the exit.
-    fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn connection(port: u16, id: &str) -> MqttConnection {
     let mut c = MqttConnection::new("127.0.0.1", port, id);
@@ -129,7 +59,7 @@ fn receive(source: &mut MqttSource, n: usize, ack: bool) -> Vec<String> {
 #[test]
 fn sink_to_source_with_time_and_acknowledgements() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Mosquitto::start(dir.path());
+    let broker = Mosquitto::start(dir.path(), free_port());
     let mut out = source(broker.port, "t-reader", "out/#");
     let mut sink =
         MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-writer"), "out/${inputTopic.2}")).unwrap();
@@ -166,7 +96,7 @@ fn sink_to_source_with_time_and_acknowledgements() {
 #[test]
 fn unacknowledged_messages_come_again() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Mosquitto::start(dir.path());
+    let broker = Mosquitto::start(dir.path(), free_port());
     let mut first = source(broker.port, "t-again", "again/#");
     let mut sink =
         MqttSink::connect(MqttSinkConfig::new(connection(broker.port, "t-again-writer"), "again/x")).unwrap();
@@ -205,7 +135,7 @@ fn unacknowledged_messages_come_again() {
 #[test]
 fn flush_waits_through_a_broker_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Mosquitto::start(dir.path());
+    let mut broker = Mosquitto::start(dir.path(), free_port());
     let port = broker.port;
     // A persistent subscriber, gone while the broker restarts: its messages wait there.
     drop(source(port, "t-restart-reader", "restart/#"));
@@ -256,7 +186,7 @@ fn refused_connection_is_fatal() {
 #[test]
 fn qos0_publishes_are_sent_by_flush_and_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Mosquitto::start(dir.path());
+    let broker = Mosquitto::start(dir.path(), free_port());
     let mut reader = source(broker.port, "t-q0-reader", "q0/#");
     let mut config = MqttSinkConfig::new(connection(broker.port, "t-q0-writer"), "q0/x");
     config.qos = 0;
