@@ -18,6 +18,7 @@
 //! waking two idle ones (a wake-up costs more than the packet on a VM).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -50,6 +51,42 @@ pub(crate) fn io_runtime() -> Result<&'static tokio::runtime::Runtime, Connector
     // Another thread may have won the race; its runtime is the one used.
     let _ = RUNTIME.set(rt);
     RUNTIME.get().ok_or_else(|| ConnectorError::Config("the MQTT network runtime is missing".into()))
+}
+
+/// How a source or a sink drives its connection task: wakes it when there is
+/// work, and tells it to finish when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct TaskControl {
+    /// Wakes the task: work queued (publishes, PUBACKs), or closing.
+    pub wake: tokio::sync::Notify,
+    /// Wakes the task while it is not connected, when closing.
+    close: tokio::sync::Notify,
+    closing: AtomicBool,
+}
+
+impl TaskControl {
+    /// The source or sink is being dropped.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the source or sink is being dropped.
+    pub async fn closed(&self) {
+        while !self.is_closing() {
+            self.close.notified().await;
+        }
+    }
+
+    /// Tell the task to finish (it sends what it still owes, then
+    /// DISCONNECT) and wait up to 3 s for it.
+    pub fn shut_down(&self, task: Option<tokio::task::JoinHandle<()>>) {
+        self.closing.store(true, Ordering::Release);
+        self.wake.notify_one();
+        self.close.notify_one();
+        if let (Some(task), Ok(rt)) = (task, io_runtime()) {
+            let _ = rt.block_on(async move { tokio::time::timeout(Duration::from_secs(3), task).await });
+        }
+    }
 }
 
 /// Why a connection failed or ended.

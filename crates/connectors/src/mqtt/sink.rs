@@ -14,7 +14,7 @@
 //! every message, whatever happened to the connection meanwhile.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishPropertie
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{Bytes, DataModel, Record};
 
-use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError};
+use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
 use super::config::{qos, MqttConnection, MqttSinkConfig};
 use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Sink};
@@ -60,16 +60,21 @@ struct Shared {
     state: Mutex<State>,
     /// The sink's thread waits here (connected, flush, full queue).
     changed: Condvar,
-    /// Wakes the task: publishes in the queue, or closing.
-    wake: tokio::sync::Notify,
-    /// Wakes the task while it is not connected, when closing.
-    close: tokio::sync::Notify,
-    closing: AtomicBool,
+    /// Wakes and stops the connection task.
+    task: TaskControl,
 }
 
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait (at most 500 ms, so callers re-check the task) for the state to change.
+    fn wait_changed<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait_timeout(state, Duration::from_millis(500))
+            .map(|(s, _)| s)
+            .unwrap_or_else(|e| e.into_inner().0)
     }
 
     fn update(&self, f: impl FnOnce(&mut State)) {
@@ -176,13 +181,8 @@ impl MqttSink {
         // takes can hold.
         while bounded && state.queue.len() >= MAX_QUEUED && state.fatal.is_none() {
             state.queue_full = true;
-            self.shared.wake.notify_one();
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, Duration::from_millis(500))
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
+            self.shared.task.wake.notify_one();
+            state = self.shared.wait_changed(state);
         }
         if let Some(message) = &state.fatal {
             return Err(self.error(message.clone()));
@@ -192,7 +192,7 @@ impl MqttSink {
         }
         state.queue.extend(self.batch.drain(..));
         drop(state);
-        self.shared.wake.notify_one();
+        self.shared.task.wake.notify_one();
         Ok(())
     }
 }
@@ -309,12 +309,7 @@ impl Sink for MqttSink {
                 return Err(ConnectorError::Connection { endpoint, message: "the MQTT connection task ended".into() });
             }
             state.wait_for = target;
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, Duration::from_millis(500))
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
+            state = self.shared.wait_changed(state);
         }
     }
 
@@ -327,12 +322,7 @@ impl Drop for MqttSink {
     fn drop(&mut self) {
         // What was written but never flushed is still sent (not waited for).
         let _ = self.hand_over(false);
-        self.shared.closing.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
-        self.shared.close.notify_one();
-        if let (Some(task), Ok(rt)) = (self.task.take(), io_runtime()) {
-            let _ = rt.block_on(async move { tokio::time::timeout(Duration::from_secs(3), task).await });
-        }
+        self.shared.task.shut_down(self.task.take());
     }
 }
 
@@ -348,9 +338,7 @@ struct Task {
 impl Task {
     /// Resolves once the sink is being dropped.
     async fn closed(&self) {
-        while !self.shared.closing.load(Ordering::Acquire) {
-            self.shared.close.notified().await;
-        }
+        self.shared.task.closed().await
     }
 }
 
@@ -416,7 +404,7 @@ async fn drive(task: Task) {
             Ok(()) => return,
             Err(e) => e,
         };
-        if shared.closing.load(Ordering::Acquire) {
+        if shared.task.is_closing() {
             return;
         }
         match &err {
@@ -473,7 +461,7 @@ async fn session(
         } else {
             tokio::select! {
                 r = link.read_packets(&mut packets) => Wake::Read(r),
-                _ = shared.wake.notified() => Wake::Queue,
+                _ = shared.task.wake.notified() => Wake::Queue,
                 _ = keep_alive.due() => Wake::Ping,
             }
         };
@@ -560,7 +548,7 @@ async fn session(
         if link.has_output() {
             link.flush().await?;
         }
-        if shared.closing.load(Ordering::Acquire) {
+        if shared.task.is_closing() {
             // The sink's last hand-over may not have been taken yet (this
             // turn may have been a read): take it, send it, then close.
             if !shared.state().queue.is_empty() {

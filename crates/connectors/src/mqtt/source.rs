@@ -20,7 +20,7 @@ use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardR
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{DataModel, Hlc, Message};
 
-use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError};
+use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
 use super::config::{qos, MqttConnection, MqttSourceConfig};
 use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Incoming, Poll, Source};
@@ -81,15 +81,12 @@ struct Shared {
     arrived: Condvar,
     /// (connection generation, packet id) of messages to PUBACK.
     outbox: Mutex<Vec<(u64, u16)>>,
-    /// Wakes the task: PUBACKs in the outbox, or closing.
-    wake: tokio::sync::Notify,
-    /// Wakes the task while it is not connected, when closing.
-    close: tokio::sync::Notify,
+    /// Wakes and stops the connection task.
+    task: TaskControl,
     /// Connection generation: bumped on every CONNACK. A token from an older
     /// generation must not be acknowledged on the new connection.
     generation: AtomicU64,
     subscribed: AtomicBool,
-    closing: AtomicBool,
 }
 
 impl Shared {
@@ -247,7 +244,7 @@ impl MqttSource {
         }
         if !acks.is_empty() {
             self.shared.outbox.lock().unwrap_or_else(|e| e.into_inner()).extend(acks);
-            self.shared.wake.notify_one();
+            self.shared.task.wake.notify_one();
         }
     }
 }
@@ -327,7 +324,7 @@ impl Source for MqttSource {
             let taken = inbox.items.drain(..n).collect();
             if full && inbox.items.len() < MAX_INBOX {
                 // The connection task stopped reading; it may go on.
-                self.shared.wake.notify_one();
+                self.shared.task.wake.notify_one();
             }
             taken
         };
@@ -370,12 +367,7 @@ impl Source for MqttSource {
 impl Drop for MqttSource {
     fn drop(&mut self) {
         // The task sends the PUBACKs still in the outbox, then DISCONNECT.
-        self.shared.closing.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
-        self.shared.close.notify_one();
-        if let (Some(task), Ok(rt)) = (self.task.take(), io_runtime()) {
-            let _ = rt.block_on(async move { tokio::time::timeout(Duration::from_secs(3), task).await });
-        }
+        self.shared.task.shut_down(self.task.take());
     }
 }
 
@@ -394,9 +386,7 @@ struct Task {
 impl Task {
     /// Resolves once the source is being dropped.
     async fn closed(&self) {
-        while !self.shared.closing.load(Ordering::Acquire) {
-            self.shared.close.notified().await;
-        }
+        self.shared.task.closed().await
     }
 
     /// A PUBLISH as the engine will see it.
@@ -438,7 +428,7 @@ async fn drive(task: Task) {
             Ok(()) => return,
             Err(e) => e,
         };
-        if shared.closing.load(Ordering::Acquire) {
+        if shared.task.is_closing() {
             return;
         }
         match &err {
@@ -489,7 +479,7 @@ async fn session(task: &Task, mut link: Link) -> Result<(), LinkError> {
         } else {
             tokio::select! {
                 r = link.read_packets(&mut packets), if reading => Wake::Read(r),
-                _ = shared.wake.notified() => Wake::Outbox,
+                _ = shared.task.wake.notified() => Wake::Outbox,
                 _ = keep_alive.due() => Wake::Ping,
             }
         };
@@ -559,7 +549,7 @@ async fn session(task: &Task, mut link: Link) -> Result<(), LinkError> {
                     }
                 }
                 task.counters.acked.fetch_add(sent, Ordering::Relaxed);
-                if shared.closing.load(Ordering::Acquire) {
+                if shared.task.is_closing() {
                     link.close().await;
                     return Ok(());
                 }
