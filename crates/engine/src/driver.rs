@@ -242,7 +242,7 @@ pub fn run(
             if failed() {
                 break;
             }
-            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked) {
+            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked, *input.time()) {
                 worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
                 break;
             }
@@ -252,7 +252,7 @@ pub fn run(
         // After a sink failure nothing more is acknowledged: the records the
         // sink dropped would otherwise count as written.
         if !failed() {
-            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked) {
+            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked, Time::MAX) {
                 worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
             }
         }
@@ -281,27 +281,25 @@ const PARK: Duration = Duration::from_millis(1);
 /// Acknowledge every message whose records the sink has written: the probe
 /// sits after the sink, so its frontier passing a time means every record at
 /// that time (and before) is durable or was dropped. Records a delay moved
-/// later count at the time they were moved to (see [`Moves`]).
+/// later count at the time they were moved to (see [`Moves`]). `next` is the
+/// earliest time a message not yet polled can have.
 fn ack_done(
     source: &mut dyn Source,
     probe: &ProbeHandle<Time>,
     moves: &Moves,
     unacked: &mut VecDeque<(Time, u64)>,
+    next: Time,
 ) -> Result<(), wasmgraph_connectors::ConnectorError> {
     let mut done = Vec::new();
     let mut settle = moves.settle();
-    let mut last = None;
     while let Some(&(time, token)) = unacked.front() {
         if probe.less_equal(&settle.horizon(time)) {
             break;
         }
         done.push(token);
-        last = Some(time);
         unacked.pop_front();
     }
-    if let Some(time) = last {
-        settle.forget_through(time);
-    }
+    settle.forget_before(unacked.front().map_or(next, |&(time, _)| time.min(next)));
     drop(settle);
     if done.is_empty() { Ok(()) } else { source.ack(&done) }
 }

@@ -78,10 +78,13 @@ impl Settle<'_> {
         until
     }
 
-    /// Messages up to `time` are acknowledged: their moves no longer matter
-    /// (a later message's records were never at an earlier time).
-    pub fn forget_through(&mut self, time: Time) {
-        let keep = self.stairs.split_off(&time.saturating_add(1));
+    /// No message before `time` waits for acknowledgement any more (and none
+    /// will come): moves from earlier times no longer matter, since a later
+    /// message's records were never at an earlier time. Keeps the registry to
+    /// the moves of messages in flight, also for sources that never ask for
+    /// acknowledgements.
+    pub fn forget_before(&mut self, time: Time) {
+        let keep = self.stairs.split_off(&time);
         *self.stairs = keep;
     }
 }
@@ -123,7 +126,7 @@ mod tests {
         assert_eq!(moves.settle().horizon(12), 30);
         moves.record([(3, 4), (9, 9)]);
         let mut s = moves.settle();
-        s.forget_through(11);
+        s.forget_before(12);
         drop(s);
         assert_eq!(moves.lock().keys().copied().collect::<Vec<_>>(), Vec::<Time>::new());
         assert_eq!(moves.settle().horizon(12), 12);
