@@ -19,12 +19,16 @@ pub struct OperatorCrate {
     pub lib_name: String,
     /// Cargo's target directory for this crate (its workspace's, or its own).
     pub target_dir: PathBuf,
+    /// The folder of the workspace root manifest (the crate's own folder when
+    /// it is not in a workspace): cargo reads `[profile.*]` only from there.
+    pub workspace_root: PathBuf,
 }
 
 #[derive(Deserialize)]
 struct Metadata {
     packages: Vec<Package>,
     target_directory: PathBuf,
+    workspace_root: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +123,7 @@ pub fn read(dir: &Path) -> Result<OperatorCrate, BuildError> {
         name: package.name.clone(),
         lib_name,
         target_dir: metadata.target_directory,
+        workspace_root: metadata.workspace_root,
     })
 }
 

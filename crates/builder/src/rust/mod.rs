@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use crate::{is_component, BuildError, BuildOptions, BuildOutput, Lang};
 
 pub mod metadata;
+mod profile;
 pub mod toolchain;
 
 pub use metadata::OperatorCrate;
@@ -44,6 +45,17 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     );
 
     let mut cargo = cargo_command(&krate, &toolchain, &target_dir, opts);
+    let mut how = toolchain.describe();
+    if opts.mode == crate::BuildMode::Release {
+        let defaults = profile::release_defaults(&krate.workspace_root);
+        if !defaults.is_empty() {
+            let labels: Vec<&str> = defaults.iter().map(|(_, _, label)| label.as_str()).collect();
+            how = format!("{how}; release profile defaults {}", labels.join(", "));
+        }
+        for (var, value, _) in defaults {
+            cargo.env(var, value);
+        }
+    }
     let output = if opts.quiet {
         cargo.stdout(Stdio::piped()).stderr(Stdio::piped());
         cargo.output()
@@ -61,7 +73,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         text.push_str(&String::from_utf8_lossy(&output.stdout));
         return Err(BuildError::Compile {
             name: krate.name,
-            toolchain: toolchain.describe(),
+            toolchain: how,
             output: text.trim().to_owned(),
         });
     }
@@ -98,7 +110,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         artifact,
         name: krate.name,
         lang: Lang::Rust,
-        toolchain: toolchain.describe(),
+        toolchain: how,
     })
 }
 
