@@ -642,3 +642,106 @@ fn after_a_sink_failure_no_message_whose_record_a_delay_moved_is_acknowledged() 
     assert!(err.to_string().contains("disk full"), "{err}");
     assert!(acked.lock().unwrap().is_empty(), "acknowledged unwritten messages: {:?}", acked.lock().unwrap());
 }
+
+/// A sink whose durability another thread confirms later, as an MQTT
+/// broker's PUBACKs do: `flush_begin` returns at once; a confirmer thread
+/// makes everything handed on so far durable every couple of milliseconds
+/// and calls the engine's waker. `durable` holds the source-order numbers of
+/// durable records (what [`AckChecker`] checks acknowledgements against).
+struct ConfirmsLater {
+    handed: Arc<Mutex<Vec<u64>>>,
+    durable: Arc<Mutex<Vec<u64>>>,
+    waker: Arc<Mutex<Option<std::task::Waker>>>,
+    flush_begins: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ConfirmsLater {
+    fn new() -> Self {
+        let sink = ConfirmsLater {
+            handed: Arc::default(),
+            durable: Arc::default(),
+            waker: Arc::default(),
+            flush_begins: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (handed, durable, waker, stop) = (sink.handed.clone(), sink.durable.clone(), sink.waker.clone(), sink.stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                let now = handed.lock().unwrap().clone();
+                *durable.lock().unwrap() = now;
+                if let Some(waker) = waker.lock().unwrap().as_ref() {
+                    waker.wake_by_ref();
+                }
+            }
+        });
+        sink
+    }
+}
+
+impl Drop for ConfirmsLater {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl wasmgraph_connectors::Sink for ConfirmsLater {
+    fn write(&mut self, record: &Record) -> Result<(), wasmgraph_connectors::ConnectorError> {
+        self.handed.lock().unwrap().push(record.seq);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), wasmgraph_connectors::ConnectorError> {
+        unreachable!("the engine uses flush_begin")
+    }
+    fn flush_begin(&mut self) -> Result<u64, wasmgraph_connectors::ConnectorError> {
+        self.flush_begins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.handed.lock().unwrap().len() as u64)
+    }
+    fn durable(&mut self) -> Result<u64, wasmgraph_connectors::ConnectorError> {
+        Ok(self.durable.lock().unwrap().len() as u64)
+    }
+    fn set_waker(&mut self, waker: std::task::Waker) {
+        *self.waker.lock().unwrap() = Some(waker);
+    }
+    fn describe(&self) -> String {
+        "confirms later".into()
+    }
+}
+
+#[test]
+fn with_a_sink_that_confirms_later_every_message_is_acknowledged_only_once_durable() {
+    let window = Native {
+        delay: Some(|r| Hlc::new((r.time.nanos / (10 * SEC) + 1) * 10 * SEC, 0, "window")),
+        ..Native::default()
+    };
+    for workers in [1, 2] {
+        for (batch, windowed) in [(1, false), (7, false), (5, true)] {
+            let mut nodes = vec![node("source", NodeKind::Source, &[], None)];
+            if windowed {
+                nodes.push(node("window", NodeKind::Delay, &[(0, None)], Some(window.clone())));
+            }
+            nodes.push(node("sink", NodeKind::Sink, &[(nodes.len() - 1, None)], None));
+            let plan = Plan { nodes };
+            let mut input = messages((0..60).map(|i| format!("m{i}")));
+            for (i, item) in input.iter_mut().enumerate() {
+                item.ack = Some(i as u64);
+            }
+            let inner = MemorySource::new(input);
+            let acked = inner.acked();
+            let sink = ConfirmsLater::new();
+            let (handed, flush_begins) = (sink.handed.clone(), sink.flush_begins.clone());
+            let early = Arc::new(Mutex::new(Vec::new()));
+            let source = AckChecker { inner, written: sink.durable.clone(), early: early.clone() };
+            let stats = Arc::new(Stats::for_plan(&plan));
+            let options = RunOptions { workers, batch, ..RunOptions::default() };
+            let what = format!("{workers} workers, batch {batch}, windowed {windowed}");
+            run(plan, Box::new(source), Box::new(sink), stats.clone(), options).unwrap();
+            assert_eq!(*handed.lock().unwrap(), (0..60).collect::<Vec<u64>>(), "{what}: written in order");
+            assert_eq!(*acked.lock().unwrap(), (0..60).collect::<Vec<u64>>(), "{what}: all acknowledged");
+            assert!(early.lock().unwrap().is_empty(), "{what}: acknowledged before durable: {:?}", early.lock().unwrap());
+            assert!(flush_begins.load(std::sync::atomic::Ordering::SeqCst) > 0, "{what}");
+            assert_eq!(stats.written.load(std::sync::atomic::Ordering::Relaxed), 60, "{what}: counted once durable");
+        }
+    }
+}
