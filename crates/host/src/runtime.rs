@@ -146,6 +146,12 @@ impl Runtime {
         let mut wt = Config::new();
         wt.epoch_interruption(true);
         wt.concurrency_support(false);
+        // `WASMGRAPH_PERF_MAP=1`: write /tmp/perf-<pid>.map so `perf report`
+        // names operator functions instead of showing bare JIT addresses; off
+        // by default because every loaded module then appends to that file.
+        if std::env::var_os("WASMGRAPH_PERF_MAP").is_some_and(|v| v == "1") {
+            wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if config.pooling {
             let mut pool = PoolingAllocationConfig::new();
             let n = config.max_instances.max(1);
