@@ -483,10 +483,13 @@ fn main() -> Result<()> {
     // The tail moves a lot from one run to the next on a shared 2-CPU
     // machine (one run's p99 ranged 3-13 ms for the same code): several
     // rounds, graph and broker interleaved, and the median of their p99s.
-    let (mut graph_lat, mut broker_lat) = (Vec::new(), Vec::new());
+    // The plain two-hop relay at the same rate shows how much of the tail
+    // the two broker hops alone give (the same broker work as the graph).
+    let (mut graph_lat, mut broker_lat, mut hop_lat) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
         graph_lat.push(latency(&tokio_rt, &pubr, &out_sub, "bench/in", m, rate)?);
         broker_lat.push(latency(&tokio_rt, &pubr, &relay_sub, "bench/relay", m, rate)?);
+        hop_lat.push(latency(&tokio_rt, &pubr, &hop_sub, "bench/hop1", m, rate)?);
     }
     let p99s: Vec<String> = graph_lat.iter().map(|(_, p99)| format!("{p99:.1}")).collect();
     println!("  graph p99 per latency round: {} ms", p99s.join(", "));
@@ -500,6 +503,8 @@ fn main() -> Result<()> {
     figure("mqtt.graph_p99_max_ms", spread(f64::max, 0.0), "ms", "highest p99 of the latency rounds");
     figure("mqtt.broker_p50_ms", b50, "ms", "broker-only latency p50 at the same rate");
     figure("mqtt.broker_p99_ms", b99, "ms", "broker-only latency p99 at the same rate");
+    figure("mqtt.two_hop_p50_ms", median(&hop_lat, |l| l.0), "ms", "plain two-hop relay latency p50 at the same rate");
+    figure("mqtt.two_hop_p99_ms", median(&hop_lat, |l| l.1), "ms", "plain two-hop relay latency p99 at the same rate (median of the rounds)");
 
     stop.store(true, Ordering::Relaxed);
     relay_stop.store(true, Ordering::Relaxed);
