@@ -67,6 +67,24 @@ struct State {
     fatal: Option<String>,
 }
 
+impl State {
+    /// The connection's fatal error, or the publishes the broker refused
+    /// (reported once), as the error `flush` and `durable` return.
+    fn failure(&mut self, endpoint: &str) -> Result<(), ConnectorError> {
+        if let Some(message) = &self.fatal {
+            return Err(ConnectorError::Connection { endpoint: endpoint.to_owned(), message: message.clone() });
+        }
+        if !self.refused.is_empty() {
+            let refused = std::mem::take(&mut self.refused);
+            return Err(ConnectorError::Connection {
+                endpoint: endpoint.to_owned(),
+                message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
@@ -313,16 +331,7 @@ impl Sink for MqttSink {
         let mut last_note = Instant::now();
         let mut state = self.shared.state();
         loop {
-            if let Some(message) = &state.fatal {
-                return Err(ConnectorError::Connection { endpoint, message: message.clone() });
-            }
-            if !state.refused.is_empty() {
-                let refused = std::mem::take(&mut state.refused);
-                return Err(ConnectorError::Connection {
-                    endpoint,
-                    message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
-                });
-            }
+            state.failure(&endpoint)?;
             if state.completed >= target {
                 state.wait_for = 0;
                 return Ok(());
@@ -363,16 +372,7 @@ impl Sink for MqttSink {
     fn durable(&mut self) -> Result<u64, ConnectorError> {
         let endpoint = self.config.connection.endpoint();
         let mut state = self.shared.state();
-        if let Some(message) = &state.fatal {
-            return Err(ConnectorError::Connection { endpoint, message: message.clone() });
-        }
-        if !state.refused.is_empty() {
-            let refused = std::mem::take(&mut state.refused);
-            return Err(ConnectorError::Connection {
-                endpoint,
-                message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
-            });
-        }
+        state.failure(&endpoint)?;
         let completed = state.completed;
         drop(state);
         if completed < self.handed {
