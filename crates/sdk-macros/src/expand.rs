@@ -326,7 +326,20 @@ fn glue(kind: Kind, func: &ItemFn, args: &Args) -> TokenStream {
     let world_path = quote!(::wasm_graph_sdk::__private::bindings::#world);
     let process = kind.process_method();
     let operator = Ident::new(&format!("WasmGraph{}Operator", pascal(&name.to_string())), Span::call_site());
+    // A component exports each interface once: a second operator of the same
+    // kind in the crate would only fail when the wasm32 build links
+    // (duplicate `…#process` symbols). A crate-root macro of a fixed name per
+    // kind turns that into a compile error on every target, naming the rule
+    // and pointing at both functions.
+    let once = Ident::new(&format!("only_one_{interface}_operator_per_crate"), name.span());
+    let once = quote_spanned! {name.span()=>
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! #once { () => {} }
+    };
     quote! {
+        #once
+
         const _: () = {
             #process_const
             #init_const
