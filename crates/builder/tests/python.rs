@@ -129,3 +129,49 @@ fn import_error_at_load_is_explained() {
     assert!(err.contains("hint:"), "{err}");
     assert!(!err.contains("Stack backtrace"), "{err}");
 }
+
+/// Writes a minimal pure-Python wheel (`wgdemo`, one function) with Python's
+/// zipfile, so the test needs no package index.
+fn write_wheel(dir: &Path) -> String {
+    let name = "wgdemo-1.0-py3-none-any.whl";
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("wgdemo/__init__.py", "def shout(data):\n    return data.upper()\n")
+    z.writestr("wgdemo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: wgdemo\nVersion: 1.0\n")
+    z.writestr("wgdemo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("wgdemo-1.0.dist-info/RECORD", "")
+"#;
+    let status = Command::new("python3").arg("-c").arg(script).arg(dir.join(name)).status().unwrap();
+    assert!(status.success());
+    name.to_owned()
+}
+
+#[test]
+fn packages_in_requirements_txt_are_bundled() {
+    let text = AIO_STYLE_MAP
+        .replace("import json\n", "import json\nimport wgdemo\n")
+        .replace("json.dumps(json.loads(data)).encode()", "wgdemo.shout(data)");
+    let dir = operator_dir("requirements", "op.py", &text);
+    let wheel = write_wheel(dir.path());
+    std::fs::write(dir.path().join("requirements.txt"), format!("--no-index\n./{wheel}\n")).unwrap();
+    let out = build(dir.path(), &opts(None)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(is_component(&std::fs::read(&out.wasm).unwrap()));
+    // Without the file the same operator cannot load its import.
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    let err = build(dir.path(), &opts(None)).unwrap_err().to_string();
+    assert!(err.contains("No module named 'wgdemo'"), "{err}");
+    assert!(err.contains("requirements.txt"), "the hint names the way out: {err}");
+}
+
+#[test]
+fn a_requirement_without_a_pure_python_wheel_is_explained() {
+    let dir = operator_dir("requirements-bad", "op.py", AIO_STYLE_MAP);
+    std::fs::write(dir.path().join("requirements.txt"), "--no-index\nwgdemo-no-such-package==1.0\n").unwrap();
+    let err = build(dir.path(), &opts(None)).unwrap_err();
+    assert!(matches!(err, BuildError::Source { .. }), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("requirements.txt"), "names the file: {err}");
+    assert!(err.contains("wgdemo-no-such-package"), "says which: {err}");
+    assert!(err.contains("pure-Python"), "says why: {err}");
+}

@@ -11,7 +11,10 @@
 //!    `bin/`) and the WIT package into `.wasmgraph/build/<name>/<mode>/`;
 //! 4. generate bindings into `.wasmgraph/bindings/` (for editors and for
 //!    `wasmgraph_testing`, which is written beside them);
-//! 5. `componentize-py componentize` into `bin/<arch>/<mode>/<name>.wasm`.
+//! 5. install the packages of a `requirements.txt` beside the operator (pure
+//!    Python only, [`requirements`]);
+//! 6. `componentize-py componentize` into `bin/<arch>/<mode>/<name>.wasm`, with
+//!    the operator's sources and those packages.
 //!
 //! Both namings of the bindings module work with every componentize-py version:
 //! files written for AIO (`from map_impl import exports, imports`) get
@@ -25,6 +28,7 @@ use std::time::Instant;
 
 use crate::{AppType, BuildError, BuildMode, BuildOptions, BuildOutput, Lang};
 
+pub mod requirements;
 pub mod source;
 pub mod toolchain;
 pub mod wit;
@@ -98,6 +102,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     // Bindings for editors and tests; not used by the component itself.
     let bindings = write_bindings_with(&tool, &global, &op, &src, &dir.join(".wasmgraph"))?;
 
+    let deps = requirements::install(&tool, dir, &work, &mut say)?;
     let artifact = work.join(format!("{}.wasm", op.module));
     let _ = std::fs::remove_file(&artifact);
     let started = Instant::now();
@@ -108,21 +113,12 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         world,
         opts.mode
     ));
-    run_tool(
-        &tool,
-        &global,
-        &[
-            "componentize".into(),
-            "-p".into(),
-            path_arg(&src),
-            "-o".into(),
-            path_arg(&artifact),
-            op.module.clone(),
-        ],
-        &op,
-        &src,
-        "componentize",
-    )?;
+    let mut args: Vec<String> = vec!["componentize".into(), "-p".into(), path_arg(&src)];
+    if let Some(deps) = &deps {
+        args.extend(["-p".into(), path_arg(deps)]);
+    }
+    args.extend(["-o".into(), path_arg(&artifact), op.module.clone()]);
+    run_tool(&tool, &global, &args, &op, &src, "componentize")?;
     let bytes = std::fs::read(&artifact).map_err(|err| {
         BuildError::Artifact(format!(
             "{} succeeded but {} cannot be read ({err})",
@@ -359,8 +355,8 @@ pub fn explain(text: &str, op: &OperatorFile, src: &Path) -> String {
     let hint = if out.contains("ModuleNotFoundError") || out.contains("No module named") {
         Some(
             "a module the operator imports is not in its folder; componentize-py bundles the \
-             operator's folder and the Python standard library only (copy pure-Python \
-             dependencies into the folder)"
+             operator's folder, the Python standard library and the pure-Python packages of a \
+             requirements.txt beside the operator only (list the package there)"
                 .to_owned(),
         )
     } else if out.contains("has no attribute") && out.contains(&format!("'{}'", op.app_type.class_name())) {
