@@ -4,47 +4,9 @@ use std::sync::Arc;
 
 use crate::OperatorFactory;
 
-/// The kind of a node, as the graph definition's `operationType` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NodeKind {
-    /// Where records enter.
-    Source,
-    /// Where records leave.
-    Sink,
-    /// One record in, one out.
-    Map,
-    /// Keep or drop.
-    Filter,
-    /// Route to arm "False" or "True".
-    Branch,
-    /// Fold the records of a time into one.
-    Accumulate,
-    /// Merge inputs.
-    Concatenate,
-    /// Move a record to a later time.
-    Delay,
-}
-
-impl NodeKind {
-    /// Whether the node runs a module.
-    pub fn needs_module(self) -> bool {
-        matches!(self, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Accumulate | NodeKind::Delay)
-    }
-
-    /// The graph definition's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKind::Source => "source",
-            NodeKind::Sink => "sink",
-            NodeKind::Map => "map",
-            NodeKind::Filter => "filter",
-            NodeKind::Branch => "branch",
-            NodeKind::Accumulate => "accumulate",
-            NodeKind::Concatenate => "concatenate",
-            NodeKind::Delay => "delay",
-        }
-    }
-}
+/// The kind of a node: the graph definition's `operationType`, the same type
+/// the configuration crate parses (one enum, so the two cannot drift apart).
+pub use wasmgraph_config::OperationType as NodeKind;
 
 /// One incoming edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +26,7 @@ pub struct Node {
     pub kind: NodeKind,
     /// Where its records come from.
     pub inputs: Vec<Input>,
-    /// Makes its per-worker instances; present exactly when `kind.needs_module()`.
+    /// Makes its per-worker instances; present exactly when `kind.operator_kind()` is `Some`.
     pub factory: Option<Arc<dyn OperatorFactory>>,
     /// The operation's calls share state (its module uses the state store), so
     /// their order matters: records reach it on one worker, in time order, so
@@ -126,7 +88,7 @@ impl Plan {
             return Err(PlanError::NoSource);
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            if node.kind.needs_module() != node.factory.is_some() {
+            if node.kind.operator_kind().is_some() != node.factory.is_some() {
                 return Err(PlanError::MissingModule(node.name.clone(), node.kind.as_str()));
             }
             for input in &node.inputs {

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmgraph_config::{Arm, Graph, OperationType};
+use wasmgraph_config::{Arm, Graph};
 use wasmgraph_host::{CallError, CallErrorKind, HostError, Module, OperatorConfig, Runtime};
 use wasmgraph_types::{DataModel, Hlc, OperatorKind, Record};
 
-use crate::{Failure, FailureKind, Input, Node, NodeKind, Operator, OperatorFactory, Plan};
+use crate::{Failure, FailureKind, Input, Node, Operator, OperatorFactory, Plan};
 
 /// Why a checked graph could not become a plan.
 #[derive(Debug, thiserror::Error)]
@@ -35,20 +35,6 @@ pub enum PlanBuildError {
     },
 }
 
-/// The engine's node kind for a graph operation type.
-pub fn node_kind(t: OperationType) -> NodeKind {
-    match t {
-        OperationType::Source => NodeKind::Source,
-        OperationType::Sink => NodeKind::Sink,
-        OperationType::Map => NodeKind::Map,
-        OperationType::Filter => NodeKind::Filter,
-        OperationType::Branch => NodeKind::Branch,
-        OperationType::Accumulate => NodeKind::Accumulate,
-        OperationType::Concatenate => NodeKind::Concatenate,
-        OperationType::Delay => NodeKind::Delay,
-    }
-}
-
 /// Turn a checked graph (validated with a module catalog, so every module
 /// reference has its file) into a plan: nodes in topological order, each module
 /// loaded once on `runtime` however many operations share it.
@@ -58,7 +44,7 @@ pub fn plan_for_graph(graph: &Graph, runtime: &Runtime) -> Result<Plan, PlanBuil
     let mut loaded: HashMap<PathBuf, Module> = HashMap::new();
     let mut nodes = Vec::with_capacity(order.len());
     for node in order {
-        let kind = node_kind(node.kind);
+        let kind = node.kind;
         let inputs = node
             .inputs
             .iter()
