@@ -153,15 +153,6 @@ impl<S: Sink> Sink for Echo<S> {
     fn flush(&mut self) -> Result<(), ConnectorError> {
         self.inner.flush()
     }
-    fn flush_begin(&mut self) -> Result<u64, ConnectorError> {
-        self.inner.flush_begin()
-    }
-    fn durable(&mut self) -> Result<u64, ConnectorError> {
-        self.inner.durable()
-    }
-    fn set_waker(&mut self, waker: std::task::Waker) {
-        self.inner.set_waker(waker)
-    }
     fn describe(&self) -> String {
         self.inner.describe()
     }

@@ -1,6 +1,5 @@
 //! The contract between connectors and the engine.
 
-use std::task::Waker;
 use std::time::Duration;
 
 use wasmgraph_types::{DataModel, Hlc, Record};
@@ -51,42 +50,13 @@ pub trait Source: Send {
 }
 
 /// Where finished records go. The engine calls `write` in time order (records
-/// sharing a time in source order) and `flush_begin` (by default `flush`)
-/// when it needs them durable.
+/// sharing a time in source order) and `flush` when it needs them durable.
 pub trait Sink: Send {
     /// Write one record.
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError>;
 
     /// Make everything written so far durable.
     fn flush(&mut self) -> Result<(), ConnectorError>;
-
-    /// Start making everything written so far durable and return at once
-    /// with a mark: those records are durable once [`Sink::durable`] returns
-    /// the mark or more. Marks never decrease.
-    ///
-    /// For sinks whose durability someone else confirms later (an MQTT
-    /// broker's PUBACKs): the engine goes on reading, processing and writing
-    /// while the confirmations travel, instead of stalling the whole graph
-    /// for a round trip after every write; it still acknowledges a message
-    /// to its source only once the records derived from it are durable. The
-    /// default is [`Sink::flush`], returning a mark that is already reached.
-    fn flush_begin(&mut self) -> Result<u64, ConnectorError> {
-        self.flush().map(|()| 0)
-    }
-
-    /// The highest mark whose records are durable now; never waits. An error
-    /// means records handed on may never be confirmed: the engine stops and
-    /// acknowledges nothing more.
-    fn durable(&mut self) -> Result<u64, ConnectorError> {
-        Ok(u64::MAX)
-    }
-
-    /// Call `waker` (from any thread) whenever [`Sink::durable`] may have
-    /// advanced or failed. Sinks that confirm durability within
-    /// `flush_begin`, as the default does, need not.
-    fn set_waker(&mut self, waker: Waker) {
-        let _ = waker;
-    }
 
     /// A short description for logs and the run summary.
     fn describe(&self) -> String;

@@ -1,18 +1,12 @@
-//! The MQTT sink: publish records with QoS 1; durable once PUBACKed.
+//! The MQTT sink: publish records with QoS 1; `flush` waits for the PUBACKs.
 //!
 //! `write` only encodes the record's topic, payload and properties and keeps
-//! the publish; `flush_begin` hands everything written since the last one to
-//! the connection task (on the shared `mqtt-io` thread, see
-//! [`super::client`]) in one go and returns at once; `durable` tells how far
-//! the broker's PUBACKs have come, and the engine's waker is called when they
-//! complete a batch it handed on. So the engine keeps reading and writing
-//! while the acknowledgements travel (waiting for them after every batch
-//! stalled the whole graph for a broker round trip; in `bench-mqtt` at half
-//! load the median latency went from ~0.8 to ~0.55 ms and the p99 of most
-//! runs from 7.6-9 ms to 4-6 ms). `flush` does the same and waits. The
-//! task writes the whole batch with one call, keeps up to the broker's
-//! receive maximum in flight, and wakes whoever waits once per batch, when
-//! its last PUBACK has come, not for every PUBACK.
+//! the publish; `flush` hands everything written since the last flush to the
+//! connection task (on the shared `mqtt-io` thread, see [`super::client`]) in
+//! one go and waits until the broker has acknowledged all of it. The task
+//! writes the whole batch with one call, keeps up to the broker's receive
+//! maximum in flight, and wakes the flushing thread once, when the last
+//! PUBACK it waits for has come, not for every PUBACK.
 //!
 //! The task keeps every QoS 1 publish until its PUBACK: when the connection
 //! breaks it sends them all again after reconnecting (with DUP set when the
@@ -22,7 +16,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -54,35 +47,12 @@ struct State {
     completed: u64,
     /// The flushing thread waits for `completed` to reach this (0: nobody waits).
     wait_for: u64,
-    /// Marks returned by `flush_begin` that `completed` has not reached yet,
-    /// in order: the task wakes `waker` when it passes one.
-    marks: VecDeque<u64>,
-    /// Set by `set_waker`: the engine's wake-up for durability progress.
-    waker: Option<Waker>,
     /// The writing thread waits for the queue to shrink.
     queue_full: bool,
     /// Publishes the broker refused (PUBACK with an error, or too large).
     refused: Vec<String>,
     connected: bool,
     fatal: Option<String>,
-}
-
-impl State {
-    /// The connection's fatal error, or the publishes the broker refused
-    /// (reported once), as the error `flush` and `durable` return.
-    fn failure(&mut self, endpoint: &str) -> Result<(), ConnectorError> {
-        if let Some(message) = &self.fatal {
-            return Err(ConnectorError::Connection { endpoint: endpoint.to_owned(), message: message.clone() });
-        }
-        if !self.refused.is_empty() {
-            let refused = std::mem::take(&mut self.refused);
-            return Err(ConnectorError::Connection {
-                endpoint: endpoint.to_owned(),
-                message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
-            });
-        }
-        Ok(())
-    }
 }
 
 #[derive(Debug, Default)]
@@ -108,14 +78,7 @@ impl Shared {
     }
 
     fn update(&self, f: impl FnOnce(&mut State)) {
-        let mut state = self.state();
-        f(&mut state);
-        // Connection changes, failures and refusals: rare, so both the
-        // flushing thread and the engine hear of every one.
-        if let Some(waker) = &state.waker {
-            waker.wake_by_ref();
-        }
-        drop(state);
+        f(&mut self.state());
         self.changed.notify_all();
     }
 }
@@ -132,10 +95,6 @@ pub struct MqttSink {
     handed: u64,
     /// The topic when it has no variables (most sinks): built once.
     fixed_topic: Option<Bytes>,
-    /// `durable`'s last answer and when it changed (for the warning about a
-    /// broker that stopped acknowledging).
-    last_completed: u64,
-    last_progress: Instant,
     published: Arc<AtomicU64>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -163,19 +122,13 @@ impl MqttSink {
         let tls = tls_connector(&config.connection)?;
         let shared = Arc::new(Shared::default());
         let published = Arc::new(AtomicU64::new(0));
-        let task = Task {
+        let task = io_runtime()?.spawn(drive(Task {
             connection: config.connection.clone(),
             tls,
             shared: shared.clone(),
             published: published.clone(),
             endpoint,
-        };
-        let ended = shared.clone();
-        let task = io_runtime()?.spawn(async move {
-            drive(task).await;
-            // Whoever waits for PUBACKs must learn that none will come.
-            ended.update(|_| {});
-        });
+        }));
         Ok(MqttSink {
             config,
             qos,
@@ -183,8 +136,6 @@ impl MqttSink {
             batch: Vec::new(),
             handed: 0,
             fixed_topic,
-            last_completed: 0,
-            last_progress: Instant::now(),
             published,
             task: Some(task),
         })
@@ -331,7 +282,16 @@ impl Sink for MqttSink {
         let mut last_note = Instant::now();
         let mut state = self.shared.state();
         loop {
-            state.failure(&endpoint)?;
+            if let Some(message) = &state.fatal {
+                return Err(ConnectorError::Connection { endpoint, message: message.clone() });
+            }
+            if !state.refused.is_empty() {
+                let refused = std::mem::take(&mut state.refused);
+                return Err(ConnectorError::Connection {
+                    endpoint,
+                    message: format!("the broker refused {} publish(es): {}", refused.len(), refused.join("; ")),
+                });
+            }
             if state.completed >= target {
                 state.wait_for = 0;
                 return Ok(());
@@ -351,53 +311,6 @@ impl Sink for MqttSink {
             state.wait_for = target;
             state = self.shared.wait_changed(state);
         }
-    }
-
-    /// Hand every publish written so far to the connection task and return
-    /// at once; the mark is the number of QoS 1 publishes handed over, ever,
-    /// and [`Sink::durable`] reaches it once the broker has acknowledged all
-    /// of them (the task sends them again if the connection breaks).
-    fn flush_begin(&mut self) -> Result<u64, ConnectorError> {
-        self.hand_over(true)?;
-        let mark = self.handed;
-        let mut state = self.shared.state();
-        if state.completed < mark && state.marks.back() != Some(&mark) {
-            state.marks.push_back(mark);
-        }
-        Ok(mark)
-    }
-
-    /// How many QoS 1 publishes the broker has acknowledged, ever; an error
-    /// once the broker refused a publish or the connection failed for good.
-    fn durable(&mut self) -> Result<u64, ConnectorError> {
-        let endpoint = self.config.connection.endpoint();
-        let mut state = self.shared.state();
-        state.failure(&endpoint)?;
-        let completed = state.completed;
-        drop(state);
-        if completed < self.handed {
-            if self.task.as_ref().is_none_or(|t| t.is_finished()) {
-                return Err(ConnectorError::Connection { endpoint, message: "the MQTT connection task ended".into() });
-            }
-            // The engine asks again whenever PUBACKs come in; say so when
-            // none have for a while (a broker that stopped answering).
-            if completed != self.last_completed {
-                self.last_completed = completed;
-                self.last_progress = Instant::now();
-            } else if self.last_progress.elapsed() > Duration::from_secs(5) {
-                tracing::warn!(
-                    %endpoint,
-                    waiting = self.handed - completed,
-                    "MQTT sink still waiting for PUBACKs"
-                );
-                self.last_progress = Instant::now();
-            }
-        }
-        Ok(completed)
-    }
-
-    fn set_waker(&mut self, waker: Waker) {
-        self.shared.state().waker = Some(waker);
     }
 
     fn describe(&self) -> String {
@@ -584,22 +497,9 @@ async fn session(
                     if (state.wait_for > 0 && state.completed >= state.wait_for) || !state.refused.is_empty() {
                         shared.changed.notify_all();
                     }
-                    // Wake the engine when a batch it handed on is complete.
-                    let completed = state.completed;
-                    let mut passed = !state.refused.is_empty();
-                    while state.marks.pop_front_if(|m| *m <= completed).is_some() {
-                        passed = true;
-                    }
-                    if passed {
-                        if let Some(waker) = &state.waker {
-                            waker.wake_by_ref();
-                        }
-                    }
-                    // Many PUBACKs still to come before the flush (or the
-                    // engine's latest batch) is complete: no hurry for the
-                    // next ones.
-                    let awaited = state.wait_for.max(state.marks.back().copied().unwrap_or(0));
-                    let to_go = awaited.saturating_sub(state.completed);
+                    // Many PUBACKs still to come before the flush can return:
+                    // no hurry for the next ones.
+                    let to_go = state.wait_for.saturating_sub(state.completed);
                     drop(state);
                     if to_go > MANY_TO_GO {
                         let_more_arrive(read_count);

@@ -165,66 +165,6 @@ fn flush_waits_through_a_broker_restart() {
     assert_eq!(distinct.len(), 400, "every message arrived");
 }
 
-/// Counts its wake-ups, for `flush_begin` / `durable` tests.
-#[derive(Default)]
-struct CountWakes(std::sync::atomic::AtomicUsize);
-
-impl std::task::Wake for CountWakes {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// Wait until `durable()` reaches `mark`; how long it took.
-fn until_durable(sink: &mut MqttSink, mark: u64) -> Duration {
-    let start = Instant::now();
-    while sink.durable().unwrap() < mark {
-        assert!(start.elapsed() < Duration::from_secs(30), "durable stayed below {mark}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
-}
-
-#[test]
-fn flush_begin_returns_at_once_and_durable_follows_the_pubacks() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = Mosquitto::start(dir.path(), free_port());
-    let port = broker.port;
-    drop(source(port, "t-async-reader", "async/#"));
-    let mut sink = MqttSink::connect(MqttSinkConfig::new(connection(port, "t-async-writer"), "async/x")).unwrap();
-    let wakes = std::sync::Arc::new(CountWakes::default());
-    sink.set_waker(std::task::Waker::from(wakes.clone()));
-    sink.wait_connected(Duration::from_secs(10)).unwrap();
-
-    for i in 0..100 {
-        sink.write(&record(i)).unwrap();
-    }
-    let first = sink.flush_begin().unwrap();
-    assert_eq!(first, 100, "the mark counts QoS 1 publishes handed on");
-    until_durable(&mut sink, first);
-    assert!(wakes.0.load(std::sync::atomic::Ordering::SeqCst) > 0, "the waker heard of the PUBACKs");
-
-    // With the broker down, a batch is handed on but not durable; it becomes
-    // durable after the broker is back, and the marks stay in order.
-    broker.stop();
-    for i in 100..250 {
-        sink.write(&record(i)).unwrap();
-    }
-    let second = sink.flush_begin().unwrap();
-    assert_eq!(second, 250);
-    std::thread::sleep(Duration::from_millis(300));
-    let now = sink.durable().unwrap();
-    assert!((first..second).contains(&now), "durable {now} with the broker down");
-    let _broker = Mosquitto::spawn(broker.conf.clone(), port);
-    until_durable(&mut sink, second);
-
-    let mut reader = source(port, "t-async-reader", "async/#");
-    let mut got = receive(&mut reader, 250, true);
-    got.sort();
-    got.dedup();
-    assert_eq!(got.len(), 250, "every message arrived");
-}
-
 #[test]
 fn refused_connection_is_fatal() {
     let dir = tempfile::tempdir().unwrap();
