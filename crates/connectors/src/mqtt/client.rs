@@ -89,6 +89,70 @@ impl TaskControl {
     }
 }
 
+/// Connect, run `session` on the connection, and reconnect with backoff
+/// (from `reconnect_min`, doubling up to `reconnect_max`) when it breaks,
+/// until the source or sink closes (`control`) or `session` returns `Ok`.
+/// The broker refusing the *first* connection is for good: `refused` gets
+/// the error and the task ends (a refusal after that is retried, as the
+/// broker may be restarting with other settings). `label` names the task in
+/// the reconnect warning (`"MQTT sink"`). `state` is what outlives a
+/// connection (the sink's unacknowledged publishes): `session` gets it with
+/// each connection and hands it back when the connection ends.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn reconnecting<S, F, Fut>(
+    label: &str,
+    endpoint: &str,
+    connection: &MqttConnection,
+    tls: Option<&tokio_rustls::TlsConnector>,
+    receive_maximum: u16,
+    control: &TaskControl,
+    mut state: S,
+    mut session: F,
+    refused: impl FnOnce(String),
+) where
+    F: FnMut(Link, S) -> Fut,
+    Fut: std::future::Future<Output = (S, Result<(), LinkError>)>,
+{
+    let (min, max) = (connection.reconnect_min, connection.reconnect_max);
+    let mut delay = min;
+    let mut ever_connected = false;
+    loop {
+        let attempt = tokio::select! {
+            r = Link::connect(connection, tls, receive_maximum, Duration::from_secs(10)) => r,
+            _ = control.closed() => return,
+        };
+        let result = match attempt {
+            Ok(link) => {
+                ever_connected = true;
+                delay = min;
+                let (kept, result) = session(link, state).await;
+                state = kept;
+                result
+            }
+            Err(e) => Err(e),
+        };
+        let err = match result {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if control.is_closing() {
+            return;
+        }
+        match &err {
+            LinkError::Refused(_) if !ever_connected => {
+                refused(err.to_string());
+                return;
+            }
+            _ => tracing::warn!(%endpoint, "{label}: {err}; reconnecting in {delay:?}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = control.closed() => return,
+        }
+        delay = super::next_backoff(delay, max);
+    }
+}
+
 /// Why a connection failed or ended.
 #[derive(Debug)]
 pub(crate) enum LinkError {

@@ -24,9 +24,9 @@ use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishPropertie
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{Bytes, DataModel, Record};
 
-use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
+use super::client::{io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
 use super::config::{qos, MqttConnection, MqttSinkConfig};
-use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Sink};
 
 /// Publishes handed to the task at most this many at a time without a flush
@@ -335,13 +335,6 @@ struct Task {
     endpoint: String,
 }
 
-impl Task {
-    /// Resolves once the sink is being dropped.
-    async fn closed(&self) {
-        self.shared.task.closed().await
-    }
-}
-
 /// QoS 1 publishes sent and not yet acknowledged, in the order sent.
 #[derive(Default)]
 struct InFlight {
@@ -379,47 +372,27 @@ impl InFlight {
 /// Connect and publish; reconnect with backoff until the sink is dropped or
 /// the broker refuses us on the first connection.
 async fn drive(task: Task) {
-    let Task { connection, tls, shared, endpoint, .. } = &task;
-    let (min, max) = (connection.reconnect_min, connection.reconnect_max);
-    let mut delay = min;
-    let mut ever_connected = false;
-    let mut inflight = InFlight::new();
-    // Taken from the shared queue, not yet sent (the in-flight window was full).
-    let mut waiting: VecDeque<Publish> = VecDeque::new();
-    loop {
-        let attempt = tokio::select! {
-            r = Link::connect(connection, tls.as_ref(), 1000, Duration::from_secs(10)) => r,
-            _ = task.closed() => return,
-        };
-        let result = match attempt {
-            Ok(link) => {
-                ever_connected = true;
-                delay = min;
-                session(&task, link, &mut inflight, &mut waiting).await
-            }
-            Err(e) => Err(e),
-        };
-        shared.update(|s| s.connected = false);
-        let err = match result {
-            Ok(()) => return,
-            Err(e) => e,
-        };
-        if shared.task.is_closing() {
-            return;
-        }
-        match &err {
-            LinkError::Refused(_) if !ever_connected => {
-                shared.update(|s| s.fatal = Some(err.to_string()));
-                return;
-            }
-            _ => tracing::warn!(%endpoint, "MQTT sink: {err}; reconnecting in {delay:?}"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = task.closed() => return,
-        }
-        delay = next_backoff(delay, max);
-    }
+    let task = &task;
+    // Publishes sent and not acknowledged, and those taken from the shared
+    // queue but not yet sent (the in-flight window was full): both outlive a
+    // broken connection.
+    let kept = (InFlight::new(), VecDeque::<Publish>::new());
+    reconnecting(
+        "MQTT sink",
+        &task.endpoint,
+        &task.connection,
+        task.tls.as_ref(),
+        1000,
+        &task.shared.task,
+        kept,
+        move |link, (mut inflight, mut waiting)| async move {
+            let result = session(task, link, &mut inflight, &mut waiting).await;
+            task.shared.update(|s| s.connected = false);
+            ((inflight, waiting), result)
+        },
+        |message| task.shared.update(|s| s.fatal = Some(message)),
+    )
+    .await
 }
 
 /// One connection's life: `Ok` when the sink closed it, `Err` when it broke.

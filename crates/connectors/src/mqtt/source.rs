@@ -20,9 +20,9 @@ use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardR
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{DataModel, Hlc, Message};
 
-use super::client::{io_runtime, let_more_arrive, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
+use super::client::{io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
 use super::config::{qos, MqttConnection, MqttSourceConfig};
-use super::{next_backoff, CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Incoming, Poll, Source};
 
 /// Messages waiting for the engine above which the connection task lets more
@@ -384,11 +384,6 @@ struct Task {
 }
 
 impl Task {
-    /// Resolves once the source is being dropped.
-    async fn closed(&self) {
-        self.shared.task.closed().await
-    }
-
     /// A PUBLISH as the engine will see it.
     fn delivery(&self, generation: u64, publish: Publish) -> Delivery {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
@@ -405,45 +400,19 @@ impl Task {
 /// Connect, subscribe, deliver and acknowledge; reconnect with backoff until
 /// the source is dropped or the broker refuses us for good.
 async fn drive(task: Task) {
-    let Task { connection, tls, receive_maximum, .. } = &task;
-    let shared = &task.shared;
-    let endpoint = &task.endpoint;
-    let (min, max) = (connection.reconnect_min, connection.reconnect_max);
-    let mut delay = min;
-    let mut ever_connected = false;
-    loop {
-        let attempt = tokio::select! {
-            r = Link::connect(connection, tls.as_ref(), *receive_maximum, Duration::from_secs(10)) => r,
-            _ = task.closed() => return,
-        };
-        let result = match attempt {
-            Ok(link) => {
-                ever_connected = true;
-                delay = min;
-                session(&task, link).await
-            }
-            Err(e) => Err(e),
-        };
-        let err = match result {
-            Ok(()) => return,
-            Err(e) => e,
-        };
-        if shared.task.is_closing() {
-            return;
-        }
-        match &err {
-            LinkError::Refused(_) if !ever_connected => {
-                shared.set_fatal(err.to_string());
-                return;
-            }
-            _ => tracing::warn!(%endpoint, "MQTT source: {err}; reconnecting in {delay:?}"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = task.closed() => return,
-        }
-        delay = next_backoff(delay, max);
-    }
+    let task = &task;
+    reconnecting(
+        "MQTT source",
+        &task.endpoint,
+        &task.connection,
+        task.tls.as_ref(),
+        task.receive_maximum,
+        &task.shared.task,
+        (),
+        move |link, ()| async move { ((), session(task, link).await) },
+        |message| task.shared.set_fatal(message),
+    )
+    .await
 }
 
 /// One connection's life: `Ok` when the source closed it, `Err` when it broke.
