@@ -14,8 +14,7 @@ pub enum AppType {
 
 impl AppType {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [AppType; 5] =
-        [AppType::Map, AppType::Filter, AppType::Branch, AppType::Accumulate, AppType::Delay];
+    pub const ALL: [AppType; 5] = [AppType::Map, AppType::Filter, AppType::Branch, AppType::Accumulate, AppType::Delay];
 
     /// `"map"`, `"filter"`, ...: the WIT interface and `--app-type` value.
     pub fn as_str(self) -> &'static str {
@@ -64,9 +63,9 @@ impl AppType {
     /// The kind whose class or binding module is called `name` (`Map`,
     /// `map_impl`, `map`).
     pub fn from_name(name: &str) -> Option<AppType> {
-        AppType::ALL.into_iter().find(|kind| {
-            name == kind.class_name() || name == kind.as_str() || name == kind.world_module()
-        })
+        AppType::ALL
+            .into_iter()
+            .find(|kind| name == kind.class_name() || name == kind.as_str() || name == kind.world_module())
     }
 }
 
@@ -79,8 +78,9 @@ impl fmt::Display for AppType {
 impl std::str::FromStr for AppType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        AppType::ALL.into_iter().find(|kind| kind.as_str() == s).ok_or_else(|| {
-            format!("unknown app type `{s}`; use one of map, filter, branch, accumulate, delay")
-        })
+        AppType::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| format!("unknown app type `{s}`; use one of map, filter, branch, accumulate, delay"))
     }
 }

@@ -25,11 +25,7 @@ pub enum BuildError {
         file.display(),
         line.map(|l| format!(":{l}")).unwrap_or_default()
     )]
-    Source {
-        file: PathBuf,
-        line: Option<usize>,
-        message: String,
-    },
+    Source { file: PathBuf, line: Option<usize>, message: String },
 
     /// No toolchain on this machine can build `wasm32-wasip2`.
     #[error("{0}")]

@@ -41,10 +41,7 @@ fn plain_library_without_sdk_is_not_an_operator() {
     write(
         dir.path(),
         &[
-            (
-                "Cargo.toml",
-                "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-            ),
+            ("Cargo.toml", "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
             ("src/lib.rs", "pub fn f() {}\n"),
         ],
     );

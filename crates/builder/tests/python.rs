@@ -79,11 +79,8 @@ fn aio_style_file_in_aio_layout_builds_in_debug_mode() {
     // Stub bindings left in the folder by AIO's flow must not end up in the component.
     std::fs::create_dir_all(dir.join("map_impl")).unwrap();
     std::fs::write(dir.join("map_impl/__init__.py"), "raise ImportError('stub')\n").unwrap();
-    let out = build(
-        &dir,
-        &BuildOptions { mode: BuildMode::Debug, ..opts(Some(AppType::Map)) },
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let out = build(&dir, &BuildOptions { mode: BuildMode::Debug, ..opts(Some(AppType::Map)) })
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(out.wasm, dir.join("bin/x86_64/debug/doc_map.wasm"));
     assert!(dir.join("bin/x86_64/debug/doc_map.py").is_file());
 }
@@ -100,8 +97,7 @@ fn wit_world_naming_builds_too() {
 fn syntax_error_says_file_and_line_before_componentize() {
     let text = AIO_STYLE_MAP.replace("def init(self, configuration) -> bool:", "def init(self, configuration) -> bool");
     let dir = operator_dir("syntax", "broken.py", &text);
-    let err = build(dir.path(), &BuildOptions { lang: Some(Lang::Python), ..opts(Some(AppType::Map)) })
-        .unwrap_err();
+    let err = build(dir.path(), &BuildOptions { lang: Some(Lang::Python), ..opts(Some(AppType::Map)) }).unwrap_err();
     assert!(matches!(err, BuildError::Source { line: Some(7), .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("broken.py:7: syntax error: expected ':'"), "{text}");

@@ -66,12 +66,7 @@ pub fn unknown_param_operations(graph: &wasmgraph_config::Graph, values: &Parame
 }
 
 /// Validate the graph (printing every problem), load its modules and build the plan.
-pub fn load_plan(
-    graph_path: &Path,
-    modules: &Path,
-    values: &ParameterValues,
-    runtime: &Runtime,
-) -> Result<Plan> {
+pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, runtime: &Runtime) -> Result<Plan> {
     let catalog = ModuleDirectory::new(modules);
     let graph = match wasmgraph_config::load_graph(graph_path, Some(&catalog), values) {
         Ok(g) => g,

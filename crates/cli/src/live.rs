@@ -74,11 +74,7 @@ fn parameter_values(d: &Deployment) -> Result<ParameterValues> {
 }
 
 /// The connection for an endpoint, starting the embedded broker on first use.
-fn resolve(
-    endpoint: &Endpoint,
-    client_id: String,
-    broker: &mut Option<EmbeddedBroker>,
-) -> Result<MqttConnection> {
+fn resolve(endpoint: &Endpoint, client_id: String, broker: &mut Option<EmbeddedBroker>) -> Result<MqttConnection> {
     match endpoint {
         Endpoint::Broker(c) => {
             let mut c = (**c).clone();
@@ -203,9 +199,18 @@ pub fn run_live(run: LiveRun) -> Result<()> {
         let a = b.addr();
         let first = d.source.topics.first().map(|t| example_topic(t)).unwrap_or_else(|| "in".into());
         eprintln!("wasmgraph: embedded MQTT 5 broker on {a} (no broker configured)");
-        eprintln!("  publish:  mosquitto_pub -V 5 -h {} -p {} -q 1 -t '{first}' -m '{{\"temperature\": 21.5}}'", a.ip(), a.port());
+        eprintln!(
+            "  publish:  mosquitto_pub -V 5 -h {} -p {} -q 1 -t '{first}' -m '{{\"temperature\": 21.5}}'",
+            a.ip(),
+            a.port()
+        );
         eprintln!("      or:   wasmgraph publish -p {} -t '{first}' FILE...", a.port());
-        eprintln!("  results:  mosquitto_sub -V 5 -h {} -p {} -t '{}' -v", a.ip(), a.port(), sink_topic_filter(&d.sink.topic));
+        eprintln!(
+            "  results:  mosquitto_sub -V 5 -h {} -p {} -t '{}' -v",
+            a.ip(),
+            a.port(),
+            sink_topic_filter(&d.sink.topic)
+        );
     }
     if !source.wait_subscribed(Duration::from_secs(30)) {
         eprintln!("wasmgraph: warning: not subscribed yet on {} (still trying)", source_conn.endpoint());
@@ -281,7 +286,11 @@ fn sink_topic_filter(topic: &str) -> String {
     match topic.find("${") {
         Some(i) => {
             let base = topic[..i].trim_end_matches('/');
-            if base.is_empty() { "#".into() } else { format!("{base}/#") }
+            if base.is_empty() {
+                "#".into()
+            } else {
+                format!("{base}/#")
+            }
         }
         None => topic.to_string(),
     }

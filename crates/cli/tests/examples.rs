@@ -25,7 +25,14 @@ fn run_complex(workers: &str, out: &Path) -> String {
     let root = root();
     let status = wasmgraph()
         .current_dir(&root)
-        .args(["run", "examples/graphs/complex.yaml", "--modules", "examples/operators", "--input", "examples/data/mixed"])
+        .args([
+            "run",
+            "examples/graphs/complex.yaml",
+            "--modules",
+            "examples/operators",
+            "--input",
+            "examples/data/mixed",
+        ])
         .arg("--output")
         .arg(out)
         .args(["--workers", workers])

@@ -54,7 +54,10 @@ fn panics_timeouts_and_memory_exhaustion_fail_only_their_records() {
 
     let summary_row = |op: &str| -> Vec<String> {
         let line = stderr.lines().find(|l| l.starts_with(op) && l.split_whitespace().count() == 4);
-        line.unwrap_or_else(|| panic!("no summary row for {op}: {stderr}")).split_whitespace().map(String::from).collect()
+        line.unwrap_or_else(|| panic!("no summary row for {op}: {stderr}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     };
     assert_eq!(summary_row("panics"), ["panics", "9", "6", "3"]);
     assert_eq!(summary_row("loops"), ["loops", "6", "5", "1"]);

@@ -188,7 +188,10 @@ impl Client {
                         payload: String::from_utf8_lossy(&p.payload).into_owned(),
                         user_properties: p.properties.as_ref().map(|p| p.user_properties.clone()).unwrap_or_default(),
                         response_topic: p.properties.as_ref().and_then(|p| p.response_topic.clone()),
-                        correlation_data: p.properties.as_ref().and_then(|p| p.correlation_data.as_ref().map(|d| d.to_vec())),
+                        correlation_data: p
+                            .properties
+                            .as_ref()
+                            .and_then(|p| p.correlation_data.as_ref().map(|d| d.to_vec())),
                         content_type: p.properties.as_ref().and_then(|p| p.content_type.clone()),
                         at: Instant::now(),
                     }),
@@ -215,7 +218,9 @@ impl Client {
         let topic = topic.to_string();
         let payload = payload.into();
         self.rt
-            .block_on(async move { client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await })
+            .block_on(
+                async move { client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await },
+            )
             .unwrap();
     }
 
@@ -304,9 +309,7 @@ fn kill_mid_stream_loses_nothing() {
     let before_kill = collector.received().len();
     runtime.kill();
     let runtime = Runtime::start(&deployment, dir.path(), "2");
-    let seen = collector.wait_received("every input in the output", Duration::from_secs(90), |r| {
-        counts(r).len() >= N
-    });
+    let seen = collector.wait_received("every input in the output", Duration::from_secs(90), |r| counts(r).len() >= N);
     let log = runtime.stop();
     let c = counts(&seen);
     let missing: Vec<String> = (0..N).map(|i| format!("m{i:05}")).filter(|m| !c.contains_key(m)).collect();
@@ -430,7 +433,11 @@ fn rejected_and_oversized_messages_are_counted_and_the_stream_goes_on() {
     assert_eq!(out[0].response_topic.as_deref(), Some("reply/to/me"));
     assert_eq!(out[0].correlation_data.as_deref(), Some(&[0u8, 1, 2, 255][..]));
     assert_eq!(out[0].content_type.as_deref(), Some("text/plain"));
-    assert!(!out[0].user_properties.iter().any(|(k, _)| k.starts_with("__") && k != "__ts"), "{:?}", out[0].user_properties);
+    assert!(
+        !out[0].user_properties.iter().any(|(k, _)| k.starts_with("__") && k != "__ts"),
+        "{:?}",
+        out[0].user_properties
+    );
     assert_eq!(out[1].response_topic, None);
     assert_eq!(dead.len(), 1);
     assert!(dead[0].payload.contains("filter was asked to fail"), "{}", dead[0].payload);
@@ -494,7 +501,10 @@ fn windows_close_once_when_time_passes_even_without_input() {
     // after it): not before the end of its second, and soon after (50 ms
     // slack for clock reads).
     assert!(seen[1].at + Duration::from_millis(50) >= second_close, "the last window came out before its second ended");
-    assert!(seen[1].at <= second_close + Duration::from_secs(3), "the last window took too long to close without input");
+    assert!(
+        seen[1].at <= second_close + Duration::from_secs(3),
+        "the last window took too long to close without input"
+    );
 }
 
 #[test]
@@ -502,7 +512,8 @@ fn example_deployment_runs_on_the_embedded_broker() {
     let module = root().join("examples/operators/temperature/bin/x86_64/release/temperature.wasm");
     assert!(module.exists(), "{} is missing: run scripts/build-examples.sh (scripts/test.sh does)", module.display());
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::start_with(&root().join("examples/deployments/temperature.yaml"), dir.path(), "1", &["--echo"]);
+    let runtime =
+        Runtime::start_with(&root().join("examples/deployments/temperature.yaml"), dir.path(), "1", &["--echo"]);
     let log = runtime.log();
     // Port 1883, or a free one when 1883 is taken: read it from the hint.
     let addr = log
@@ -553,7 +564,11 @@ fn tls_with_client_certificate_and_password() {
          openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
          chmod 644 *.key *.pem",
     );
-    let passwd = Command::new("mosquitto_passwd").args(["-c", "-b"]).arg(d.join("passwd")).args(["wasmgraph", "s3cret"]).status();
+    let passwd = Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(d.join("passwd"))
+        .args(["wasmgraph", "s3cret"])
+        .status();
     assert!(passwd.is_ok_and(|s| s.success()), "mosquitto_passwd failed (it comes with the mosquitto package)");
     std::fs::write(d.join("password.txt"), "s3cret\n").unwrap();
     let (tls_port, plain_port) = (free_port(), free_port());
@@ -594,7 +609,10 @@ fn tls_with_client_certificate_and_password() {
     }
     let seen = client.wait_received("20 results over TLS", Duration::from_secs(30), |r| r.len() >= 20);
     let log = runtime.stop();
-    println!("tls: published 20 over plain TCP, 20 went through wasmgraph over mutual TLS with a password: received {}", seen.len());
+    println!(
+        "tls: published 20 over plain TCP, 20 went through wasmgraph over mutual TLS with a password: received {}",
+        seen.len()
+    );
     assert_eq!(summary_count(&log, "message(s),"), 20);
     // A wrong password is refused with a clear error.
     std::fs::write(d.join("password.txt"), "wrong\n").unwrap();
@@ -623,7 +641,11 @@ fn publish_sends_files_as_messages() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seen = collector.wait_received("two messages", Duration::from_secs(10), |r| r.len() >= 2);
-    println!("publish: 2 files sent, {} received: {:?}", seen.len(), seen.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>());
+    println!(
+        "publish: 2 files sent, {} received: {:?}",
+        seen.len(),
+        seen.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>()
+    );
     assert_eq!(seen.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":2}"]);
     assert!(seen[0].user_properties.contains(&("site".into(), "7".into())));
     assert!(seen[0].user_properties.iter().any(|(k, _)| k == "__ts"));

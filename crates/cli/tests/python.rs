@@ -72,11 +72,7 @@ fn scratch(name: &str) -> tempfile::TempDir {
 }
 
 fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn payload(record: &serde_json::Value) -> serde_json::Value {
@@ -97,16 +93,17 @@ fn summary_row(output: &str, operation: &str) -> (u64, u64, u64) {
 fn python_exceptions_fail_only_their_record_and_the_instance_is_recreated() {
     ensure_built("raises_py");
     let out_dir = scratch("raises");
-    let out = run(wasmgraph().args([
-        "run",
-        "examples/graphs/python-raises.yaml",
-        "--modules",
-        "examples/operators",
-        "--input",
-        "examples/data/python-errors",
-        "--output",
-    ])
-    .arg(out_dir.path()));
+    let out = run(wasmgraph()
+        .args([
+            "run",
+            "examples/graphs/python-raises.yaml",
+            "--modules",
+            "examples/operators",
+            "--input",
+            "examples/data/python-errors",
+            "--output",
+        ])
+        .arg(out_dir.path()));
     let all = text(&out);
     assert!(out.status.success(), "{all}");
 
@@ -152,16 +149,17 @@ fn mixed_python_and_rust_graph_routes_both_arms() {
     ensure_built("branch_py");
     ensure_built("temperature");
     let out_dir = scratch("mixed");
-    let out = run(wasmgraph().args([
-        "run",
-        "examples/graphs/python-mixed.yaml",
-        "--modules",
-        "examples/operators",
-        "--input",
-        "examples/data/python",
-        "--output",
-    ])
-    .arg(out_dir.path()));
+    let out = run(wasmgraph()
+        .args([
+            "run",
+            "examples/graphs/python-mixed.yaml",
+            "--modules",
+            "examples/operators",
+            "--input",
+            "examples/data/python",
+            "--output",
+        ])
+        .arg(out_dir.path()));
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     // 7 readings; the Rust filter keeps 100, 10 and 50 C; the Python branch

@@ -44,10 +44,7 @@ impl ModuleReference {
         if name.is_empty() || name == "." || name == ".." {
             return None;
         }
-        Some(ModuleReference {
-            name: name.to_string(),
-            version,
-        })
+        Some(ModuleReference { name: name.to_string(), version })
     }
 }
 
@@ -72,10 +69,7 @@ pub struct ModuleDirectory {
 impl ModuleDirectory {
     /// A catalog over `dir`, preferring builds for `x86_64`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        ModuleDirectory {
-            dir: dir.into(),
-            arch: "x86_64".into(),
-        }
+        ModuleDirectory { dir: dir.into(), arch: "x86_64".into() }
     }
 
     /// Prefers builds in `bin/<arch>/` over other architectures.
@@ -116,14 +110,7 @@ impl ModuleDirectory {
         for mode in ["release", "debug"] {
             for folder in &names {
                 for n in &names {
-                    out.push(
-                        self.dir
-                            .join(folder)
-                            .join("bin")
-                            .join(&self.arch)
-                            .join(mode)
-                            .join(format!("{n}.wasm")),
-                    );
+                    out.push(self.dir.join(folder).join("bin").join(&self.arch).join(mode).join(format!("{n}.wasm")));
                 }
             }
         }
@@ -156,11 +143,7 @@ fn sorted_subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut v: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     v.sort();
     v
 }
@@ -169,7 +152,9 @@ impl ModuleCatalog for ModuleDirectory {
     fn resolve(&self, reference: &str) -> Result<PathBuf, String> {
         let candidates = self.candidates(reference);
         if candidates.is_empty() {
-            return Err(format!("`{reference}` is not a module reference; write `<registry path>/<name>:<version>` or a plain name"));
+            return Err(format!(
+                "`{reference}` is not a module reference; write `<registry path>/<name>:<version>` or a plain name"
+            ));
         }
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
             return Ok(found.clone());
@@ -183,8 +168,7 @@ impl ModuleCatalog for ModuleDirectory {
     }
 
     fn exports(&self, path: &Path) -> Result<Vec<OperatorKind>, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         component_exports(&bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -228,8 +212,7 @@ mod tests {
 
     #[test]
     fn references() {
-        let r = ModuleReference::parse("azure-samples/explore-iot-operations/temperature:1.0.0")
-            .unwrap();
+        let r = ModuleReference::parse("azure-samples/explore-iot-operations/temperature:1.0.0").unwrap();
         assert_eq!(r.name, "temperature");
         assert_eq!(r.version.as_deref(), Some("1.0.0"));
         let r = ModuleReference::parse("filter").unwrap();
@@ -244,8 +227,6 @@ mod tests {
         assert!(component_exports(b"not wasm").is_err());
         // An empty core module.
         let core = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-        assert!(component_exports(&core)
-            .unwrap_err()
-            .contains("core WebAssembly module"));
+        assert!(component_exports(&core).unwrap_err().contains("core WebAssembly module"));
     }
 }

@@ -14,11 +14,7 @@ use crate::yaml::{self, Kind, Node, ScalarType};
 /// Decodes `text`. Problems go to `diags`; the definition returned holds what
 /// could be read, plus the names of operations that were left out because of a
 /// problem (so that connections to them are not reported a second time).
-pub(crate) fn decode(
-    text: &str,
-    file: &Path,
-    diags: &mut Diagnostics,
-) -> Option<(GraphDefinition, DecodeInfo)> {
+pub(crate) fn decode(text: &str, file: &Path, diags: &mut Diagnostics) -> Option<(GraphDefinition, DecodeInfo)> {
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
@@ -34,10 +30,7 @@ pub(crate) fn decode(
             return None;
         }
     };
-    let mut d = Decoder {
-        diags,
-        info: DecodeInfo::default(),
-    };
+    let mut d = Decoder { diags, info: DecodeInfo::default() };
     let def = d.graph(&root, file)?;
     Some((def, d.info))
 }
@@ -53,14 +46,8 @@ pub(crate) struct DecodeInfo {
     pub names_incomplete: bool,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "metadata",
-    "moduleRequirements",
-    "moduleConfigurations",
-    "operations",
-    "connections",
-    "schemas",
-];
+const TOP_KEYS: &[&str] =
+    &["metadata", "moduleRequirements", "moduleConfigurations", "operations", "connections", "schemas"];
 const METADATA_KEYS: &[&str] = &["$schema", "name", "version", "description", "vendor"];
 const REQUIREMENT_KEYS: &[&str] = &["apiVersion", "runtimeVersion", "features"];
 const FEATURE_KEYS: &[&str] = &["name", "value"];
@@ -89,18 +76,11 @@ struct Fields<'n> {
 
 impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
     /// Where `key` itself is written (the mapping's position if absent).
     fn key_pos(&self, key: &str) -> Pos {
-        self.entries
-            .iter()
-            .position(|(k, _)| *k == key)
-            .map(|i| self.key_pos[i])
-            .unwrap_or(self.pos)
+        self.entries.iter().position(|(k, _)| *k == key).map(|i| self.key_pos[i]).unwrap_or(self.pos)
     }
     fn sub(&self, key: &str) -> String {
         if self.path.is_empty() {
@@ -125,13 +105,7 @@ impl Decoder<'_> {
     }
 
     /// As `fields`, reporting problems with the whole mapping at `at`.
-    fn fields_at<'n>(
-        &mut self,
-        node: &'n Node,
-        at: Pos,
-        path: &str,
-        allowed: &[&str],
-    ) -> Option<Fields<'n>> {
+    fn fields_at<'n>(&mut self, node: &'n Node, at: Pos, path: &str, allowed: &[&str]) -> Option<Fields<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.diags.push(
                 node.pos,
@@ -165,32 +139,21 @@ impl Decoder<'_> {
                 self.diags.push(
                     k.pos,
                     Rule::UnknownKey,
-                    format!(
-                        "unknown key `{key}` {}; {hint} (remove or rename it)",
-                        within(path)
-                    ),
+                    format!("unknown key `{key}` {}; {hint} (remove or rename it)", within(path)),
                 );
                 continue;
             }
             out.push((key, v));
             key_pos.push(k.pos);
         }
-        Some(Fields {
-            pos: at,
-            path: path.to_string(),
-            entries: out,
-            key_pos,
-        })
+        Some(Fields { pos: at, path: path.to_string(), entries: out, key_pos })
     }
 
     fn missing(&mut self, f: &Fields<'_>, key: &str, example: &str) {
         self.diags.push(
             f.pos,
             Rule::MissingKey,
-            format!(
-                "{} has no `{key}`; add `{key}: {example}`",
-                subject(&f.path)
-            ),
+            format!("{} has no `{key}`; add `{key}: {example}`", subject(&f.path)),
         );
     }
 
@@ -220,11 +183,7 @@ impl Decoder<'_> {
                 self.diags.push(
                     node.pos,
                     Rule::WrongType,
-                    format!(
-                        "`{}` must be a string, but it is {}",
-                        display_path(path),
-                        node.describe()
-                    ),
+                    format!("`{}` must be a string, but it is {}", display_path(path), node.describe()),
                 );
                 Err(())
             }
@@ -244,10 +203,7 @@ impl Decoder<'_> {
                 self.diags.push(
                     node.pos,
                     Rule::InvalidValue,
-                    format!(
-                        "`{}` is empty; give it a value, e.g. `{key}: {example}`",
-                        display_path(&path)
-                    ),
+                    format!("`{}` is empty; give it a value, e.g. `{key}: {example}`", display_path(&path)),
                 );
                 None
             }
@@ -263,13 +219,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn seq<'n>(
-        &mut self,
-        f: &Fields<'n>,
-        key: &str,
-        required: bool,
-        example: &str,
-    ) -> Option<&'n [Node]> {
+    fn seq<'n>(&mut self, f: &Fields<'n>, key: &str, required: bool, example: &str) -> Option<&'n [Node]> {
         let Some(node) = f.get(key) else {
             if required {
                 self.missing(f, key, example);
@@ -314,11 +264,7 @@ impl Decoder<'_> {
         let module_requirements = match top.get("moduleRequirements") {
             Some(node) => self.requirements(node, top.key_pos("moduleRequirements")),
             None => {
-                self.missing(
-                    &top,
-                    "moduleRequirements",
-                    "{apiVersion: \"1.1.0\", runtimeVersion: \"1.1.0\"}",
-                );
+                self.missing(&top, "moduleRequirements", "{apiVersion: \"1.1.0\", runtimeVersion: \"1.1.0\"}");
                 None
             }
         }
@@ -329,12 +275,7 @@ impl Decoder<'_> {
         });
 
         let mut module_configurations = Vec::new();
-        for (i, item) in self
-            .seq(&top, "moduleConfigurations", false, "")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, item) in self.seq(&top, "moduleConfigurations", false, "").unwrap_or_default().iter().enumerate() {
             if let Some(c) = self.configuration(item, &format!("moduleConfigurations[{i}]")) {
                 module_configurations.push(c);
             }
@@ -351,23 +292,13 @@ impl Decoder<'_> {
             }
         }
         let mut connections = Vec::new();
-        for (i, item) in self
-            .seq(&top, "connections", true, "[...]")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, item) in self.seq(&top, "connections", true, "[...]").unwrap_or_default().iter().enumerate() {
             if let Some(c) = self.connection(item, &format!("connections[{i}]")) {
                 connections.push(c);
             }
         }
         let mut schemas = Vec::new();
-        for (i, item) in self
-            .seq(&top, "schemas", false, "")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, item) in self.seq(&top, "schemas", false, "").unwrap_or_default().iter().enumerate() {
             if let Some(s) = self.schema(item, &format!("schemas[{i}]")) {
                 schemas.push(s);
             }
@@ -386,11 +317,7 @@ impl Decoder<'_> {
 
     fn metadata(&mut self, node: &Node, at: Pos) -> Option<Metadata> {
         let f = self.fields_at(node, at, "metadata", METADATA_KEYS)?;
-        let schema = self.req_str(
-            &f,
-            "$schema",
-            "\"https://www.schemastore.org/aio-wasm-graph-config-1.0.0.json\"",
-        );
+        let schema = self.req_str(&f, "$schema", "\"https://www.schemastore.org/aio-wasm-graph-config-1.0.0.json\"");
         let name = self.req_str(&f, "name", "\"My graph\"");
         let version = self.req_str(&f, "version", "\"1.0.0\"");
         let description = self.opt_str(&f, "description");
@@ -410,12 +337,7 @@ impl Decoder<'_> {
         let runtime_version = self.req_str(&f, "runtimeVersion", "\"1.1.0\"");
         let mut features = Vec::new();
         let mut ok = true;
-        for (i, item) in self
-            .seq(&f, "features", false, "")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, item) in self.seq(&f, "features", false, "").unwrap_or_default().iter().enumerate() {
             let path = format!("moduleRequirements.features[{i}]");
             let Some(ff) = self.fields(item, &path, FEATURE_KEYS) else {
                 ok = false;
@@ -431,11 +353,7 @@ impl Decoder<'_> {
         if !ok {
             return None;
         }
-        Some(ModuleRequirements {
-            api_version: api_version?,
-            runtime_version: runtime_version?,
-            features,
-        })
+        Some(ModuleRequirements { api_version: api_version?, runtime_version: runtime_version?, features })
     }
 
     fn configuration(&mut self, node: &Node, path: &str) -> Option<ModuleConfiguration> {
@@ -467,10 +385,7 @@ impl Decoder<'_> {
                 ),
             }
         }
-        Some(ModuleConfiguration {
-            name: name?,
-            parameters,
-        })
+        Some(ModuleConfiguration { name: name?, parameters })
     }
 
     fn parameter(&mut self, key: &Node, node: &Node, path: &str) -> Option<Parameter> {
@@ -551,8 +466,7 @@ impl Decoder<'_> {
                 None
             }
         });
-        let (Some(operation_type), Some(name), Ok(module)) = (operation_type, name.clone(), module)
-        else {
+        let (Some(operation_type), Some(name), Ok(module)) = (operation_type, name.clone(), module) else {
             match name {
                 Some(n) => self.info.dropped.push(n.value),
                 None => self.info.names_incomplete = true,
@@ -560,12 +474,7 @@ impl Decoder<'_> {
             return None;
         };
         let module = module.filter(|m| !m.value.trim().is_empty());
-        Some(Operation {
-            pos: node.pos,
-            operation_type,
-            name,
-            module,
-        })
+        Some(Operation { pos: node.pos, operation_type, name, module })
     }
 
     fn connection(&mut self, node: &Node, path: &str) -> Option<Connection> {
@@ -580,19 +489,14 @@ impl Decoder<'_> {
         let to = match f.get("to") {
             Some(n) => {
                 let tf = self.fields_at(n, f.key_pos("to"), &f.sub("to"), TO_KEYS);
-                tf.and_then(|tf| self.req_str(&tf, "name", "<operation>"))
-                    .map(|name| ConnectionTo { name })
+                tf.and_then(|tf| self.req_str(&tf, "name", "<operation>")).map(|name| ConnectionTo { name })
             }
             None => {
                 self.missing(&f, "to", "{name: <operation>}");
                 None
             }
         };
-        Some(Connection {
-            pos: node.pos,
-            from: from?,
-            to: to?,
-        })
+        Some(Connection { pos: node.pos, from: from?, to: to? })
     }
 
     fn from(&mut self, node: &Node, at: Pos, path: &str) -> Option<ConnectionFrom> {
@@ -606,9 +510,7 @@ impl Decoder<'_> {
                 // boolean) means the same and is accepted too.
                 Kind::Scalar(s) => match (s.resolve(), s.text.as_str()) {
                     (ScalarType::Null, _) => Ok(None),
-                    (ScalarType::Bool(true), _) | (ScalarType::Str, "True") => {
-                        Ok(Some(Spanned::new(Arm::True, n.pos)))
-                    }
+                    (ScalarType::Bool(true), _) | (ScalarType::Str, "True") => Ok(Some(Spanned::new(Arm::True, n.pos))),
                     (ScalarType::Bool(false), _) | (ScalarType::Str, "False") => {
                         Ok(Some(Spanned::new(Arm::False, n.pos)))
                     }
@@ -635,11 +537,7 @@ impl Decoder<'_> {
                 }
             },
         };
-        Some(ConnectionFrom {
-            name: name?,
-            arm: arm.ok()?,
-            schema_name: schema_name.ok()?,
-        })
+        Some(ConnectionFrom { name: name?, arm: arm.ok()?, schema_name: schema_name.ok()? })
     }
 
     fn schema(&mut self, node: &Node, path: &str) -> Option<Schema> {
@@ -647,11 +545,7 @@ impl Decoder<'_> {
         let name = self.req_str(&f, "name", "<schema name>");
         let format = self.req_str(&f, "format", "JsonSchema/draft-07");
         let schema = self.req_str(&f, "schema", "'{\"type\": \"object\"}'");
-        Some(Schema {
-            name: name?,
-            format: format?,
-            schema: schema?,
-        })
+        Some(Schema { name: name?, format: format?, schema: schema? })
     }
 }
 
@@ -713,10 +607,7 @@ mod tests {
     #[test]
     fn suggestions() {
         assert_eq!(suggest("modul", OPERATION_KEYS), Some("module"));
-        assert_eq!(
-            suggest("operationtype", OPERATION_KEYS),
-            Some("operationType")
-        );
+        assert_eq!(suggest("operationtype", OPERATION_KEYS), Some("operationType"));
         assert_eq!(suggest("maps", &["map", "filter"]), Some("map"));
         assert_eq!(suggest("zzzzzzzz", OPERATION_KEYS), None);
     }

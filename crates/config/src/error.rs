@@ -243,10 +243,7 @@ pub(crate) struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: &Path) -> Self {
-        Diagnostics {
-            file: file.to_path_buf(),
-            list: Vec::new(),
-        }
+        Diagnostics { file: file.to_path_buf(), list: Vec::new() }
     }
 
     pub fn push(&mut self, pos: Pos, rule: Rule, message: impl Into<String>) {
@@ -254,8 +251,7 @@ impl Diagnostics {
     }
 
     pub fn push_op(&mut self, pos: Pos, rule: Rule, operation: &str, message: impl Into<String>) {
-        self.list
-            .push(Error::new(&self.file, pos, rule, message).with_operation(operation));
+        self.list.push(Error::new(&self.file, pos, rule, message).with_operation(operation));
     }
 
     /// The collected problems sorted by position (stable for one position), or `Ok`.

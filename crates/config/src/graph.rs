@@ -135,9 +135,7 @@ impl Graph {
 
     /// The source nodes.
     pub fn sources(&self) -> impl Iterator<Item = &Node> + '_ {
-        self.nodes
-            .iter()
-            .filter(|n| n.kind == OperationType::Source)
+        self.nodes.iter().filter(|n| n.kind == OperationType::Source)
     }
 
     /// The sink nodes.
@@ -173,7 +171,9 @@ impl Graph {
                 &self.file,
                 Pos { line: 1, column: 1 },
                 Rule::UnknownNode,
-                format!("the graph has no operation named `{operation}`; parameter values must name one of its operations"),
+                format!(
+                    "the graph has no operation named `{operation}`; parameter values must name one of its operations"
+                ),
             ));
         };
         properties_for(&self.file, node.name.as_str(), &node.parameters, values)
@@ -181,9 +181,7 @@ impl Graph {
 
     /// The schemas reaching `operation` through its incoming connections.
     pub fn module_schemas(&self, operation: &str) -> Vec<ModuleSchema> {
-        self.find(operation)
-            .map(|n| n.schemas.clone())
-            .unwrap_or_default()
+        self.find(operation).map(|n| n.schemas.clone()).unwrap_or_default()
     }
 }
 
@@ -196,26 +194,18 @@ pub(crate) fn properties_for(
     let mut out = Vec::new();
     let mut used: Vec<&str> = Vec::new();
     for p in parameters {
-        let given = values
-            .get_key_value(p.key.value.as_str())
-            .or_else(|| values.get_key_value(p.name.value.as_str()));
+        let given = values.get_key_value(p.key.value.as_str()).or_else(|| values.get_key_value(p.name.value.as_str()));
         if let Some((k, _)) = given {
             used.push(k.as_str());
         }
         // Both spellings count as used, so neither is passed on a second time.
         used.push(p.key.value.as_str());
         used.push(p.name.value.as_str());
-        match given
-            .map(|(_, v)| v.clone())
-            .or_else(|| p.default.as_ref().map(|d| d.value.clone()))
-        {
+        match given.map(|(_, v)| v.clone()).or_else(|| p.default.as_ref().map(|d| d.value.clone())) {
             Some(v) => out.push((p.key.value.clone(), v)),
             None if p.required => {
-                let alias = if p.name.value != p.key.value {
-                    format!(" (or `{}`)", p.name.value)
-                } else {
-                    String::new()
-                };
+                let alias =
+                    if p.name.value != p.key.value { format!(" (or `{}`)", p.name.value) } else { String::new() };
                 return Err(Error::new(
                     file,
                     p.key.pos,
@@ -230,11 +220,8 @@ pub(crate) fn properties_for(
             None => {}
         }
     }
-    let mut extra: Vec<(String, String)> = values
-        .iter()
-        .filter(|(k, _)| !used.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut extra: Vec<(String, String)> =
+        values.iter().filter(|(k, _)| !used.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     extra.sort();
     out.extend(extra);
     Ok(out)

@@ -47,13 +47,10 @@ use std::path::Path;
 
 pub use catalog::{component_exports, ModuleCatalog, ModuleDirectory, ModuleReference};
 pub use error::{Error, Errors, Rule};
-pub use graph::{
-    content_type_for_format, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues,
-};
+pub use graph::{content_type_for_format, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues};
 pub use model::{
-    Arm, Connection, ConnectionFrom, ConnectionTo, Feature, GraphDefinition, Metadata,
-    ModuleConfiguration, ModuleRequirements, Operation, OperationType, OperatorKind, Parameter,
-    Pos, Schema, Spanned,
+    Arm, Connection, ConnectionFrom, ConnectionTo, Feature, GraphDefinition, Metadata, ModuleConfiguration,
+    ModuleRequirements, Operation, OperationType, OperatorKind, Parameter, Pos, Schema, Spanned,
 };
 pub use validate::{SUPPORTED_API_VERSIONS, SUPPORTED_RUNTIME_VERSIONS};
 
@@ -64,11 +61,7 @@ use error::Diagnostics;
 ///
 /// `catalog`: where modules are looked up and their exports read; `None` skips
 /// the module rules. `values`: parameter values by operation (see [`ParameterValues`]).
-pub fn load_graph(
-    path: &Path,
-    catalog: Option<&dyn ModuleCatalog>,
-    values: &ParameterValues,
-) -> Result<Graph, Errors> {
+pub fn load_graph(path: &Path, catalog: Option<&dyn ModuleCatalog>, values: &ParameterValues) -> Result<Graph, Errors> {
     let bytes = read(path)?;
     check_bytes(&bytes, path, catalog, values)
 }
@@ -121,20 +114,9 @@ impl GraphDefinition {
     /// Checks every graph rule and, with a `catalog`, that each module resolves and
     /// exports what its operation needs; computes each operation's `init`
     /// properties from `values`.
-    pub fn validate(
-        &self,
-        catalog: Option<&dyn ModuleCatalog>,
-        values: &ParameterValues,
-    ) -> Result<Graph, Errors> {
+    pub fn validate(&self, catalog: Option<&dyn ModuleCatalog>, values: &ParameterValues) -> Result<Graph, Errors> {
         let mut d = Diagnostics::new(&self.file);
-        let graph = validate::validate(
-            self,
-            &decode::DecodeInfo::default(),
-            true,
-            catalog,
-            values,
-            &mut d,
-        );
+        let graph = validate::validate(self, &decode::DecodeInfo::default(), true, catalog, values, &mut d);
         d.finish()?;
         graph.ok_or_else(|| unexplained(&self.file))
     }
@@ -186,12 +168,7 @@ fn text_of<'b>(bytes: &'b [u8], file: &Path) -> Result<&'b str, Error> {
         // `good` is valid UTF-8 by construction.
         let good = std::str::from_utf8(good).unwrap_or_default();
         let line = good.matches('\n').count() + 1;
-        let column = good
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
-            + 1;
+        let column = good.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
         Error::new(
             file,
             Pos { line, column },

@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::catalog::ModuleCatalog;
 use crate::decode::DecodeInfo;
 use crate::error::{Diagnostics, Rule};
-use crate::graph::{
-    properties_for, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues,
-};
+use crate::graph::{properties_for, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues};
 use crate::model::*;
 
 /// The `apiVersion` values this runtime implements.
@@ -55,7 +53,10 @@ pub(crate) fn validate(
                 op.name.pos,
                 Rule::DuplicateOperationName,
                 name,
-                format!("operation name `{name}` is already used at line {}; give each operation its own name", ops[first].name.pos.line),
+                format!(
+                    "operation name `{name}` is already used at line {}; give each operation its own name",
+                    ops[first].name.pos.line
+                ),
             );
             continue;
         }
@@ -63,9 +64,8 @@ pub(crate) fn validate(
         ops.push(op);
         check_module_presence(op, d);
     }
-    let known = |name: &str| {
-        index.contains_key(name) || info.names_incomplete || info.dropped.iter().any(|n| n == name)
-    };
+    let known =
+        |name: &str| index.contains_key(name) || info.names_incomplete || info.dropped.iter().any(|n| n == name);
 
     // Parameters, by operation.
     let mut parameters: HashMap<&str, &ModuleConfiguration> = HashMap::new();
@@ -77,7 +77,11 @@ pub(crate) fn validate(
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "use the `name` of one of the operations".to_string(),
             };
-            d.push(c.name.pos, Rule::UnknownConfiguredOperation, format!("moduleConfigurations names operation `{name}`, which the graph does not have; {hint}"));
+            d.push(
+                c.name.pos,
+                Rule::UnknownConfiguredOperation,
+                format!("moduleConfigurations names operation `{name}`, which the graph does not have; {hint}"),
+            );
             continue;
         }
         if let Some(first) = parameters.get(name) {
@@ -85,7 +89,10 @@ pub(crate) fn validate(
                 c.name.pos,
                 Rule::DuplicateConfiguration,
                 name,
-                format!("operation `{name}` is already configured at line {}; put all its parameters in one entry", first.name.pos.line),
+                format!(
+                    "operation `{name}` is already configured at line {}; put all its parameters in one entry",
+                    first.name.pos.line
+                ),
             );
             continue;
         }
@@ -129,7 +136,10 @@ pub(crate) fn validate(
                     a.pos,
                     Rule::ArmOnNonBranch,
                     fname,
-                    format!("`{fname}` is a {}, not a branch, so it has no arms; remove `arm:` from this connection", fop.operation_type),
+                    format!(
+                        "`{fname}` is a {}, not a branch, so it has no arms; remove `arm:` from this connection",
+                        fop.operation_type
+                    ),
                 );
                 ok = false;
             }
@@ -149,8 +159,7 @@ pub(crate) fn validate(
                 let hint = if def.schemas.is_empty() {
                     "add it under `schemas:` (name, format, schema)".to_string()
                 } else {
-                    let names: Vec<&str> =
-                        def.schemas.iter().map(|s| s.name.value.as_str()).collect();
+                    let names: Vec<&str> = def.schemas.iter().map(|s| s.name.value.as_str()).collect();
                     format!("the schemas defined are: {}", names.join(", "))
                 };
                 d.push_op(
@@ -167,18 +176,10 @@ pub(crate) fn validate(
         }
         if let Some(first) = outputs.get(&(from, arm)) {
             let (rule, what) = match arm {
-                Some(a) => (
-                    Rule::BranchArmConnectedTwice,
-                    format!("arm \"{a}\" of branch `{fname}`"),
-                ),
+                Some(a) => (Rule::BranchArmConnectedTwice, format!("arm \"{a}\" of branch `{fname}`")),
                 None => (Rule::MultipleOutputs, format!("the output of `{fname}`")),
             };
-            let at = c
-                .from
-                .arm
-                .as_ref()
-                .map(|a| a.pos)
-                .unwrap_or(c.from.name.pos);
+            let at = c.from.arm.as_ref().map(|a| a.pos).unwrap_or(c.from.name.pos);
             d.push_op(
                 at,
                 rule,
@@ -209,15 +210,7 @@ pub(crate) fn validate(
         }
         outputs.insert((from, arm), c);
         let schema = c.from.schema_name.as_ref().map(|s| s.value.clone());
-        edges.push((
-            Edge {
-                from: NodeId(from),
-                arm,
-                to: NodeId(to),
-                schema,
-            },
-            c,
-        ));
+        edges.push((Edge { from: NodeId(from), arm, to: NodeId(to), schema }, c));
     }
 
     // Branch arms (only when every connection could be read: one that could
@@ -226,23 +219,17 @@ pub(crate) fn validate(
         if !graph_complete || op.operation_type.value != OperationType::Branch {
             continue;
         }
-        let missing: Vec<Arm> = [Arm::True, Arm::False]
-            .into_iter()
-            .filter(|a| !outputs.contains_key(&(i, Some(*a))))
-            .collect();
+        let missing: Vec<Arm> =
+            [Arm::True, Arm::False].into_iter().filter(|a| !outputs.contains_key(&(i, Some(*a)))).collect();
         // An arm that was connected but rejected above is not "not connected".
         let attempted = |a: Arm| {
-            def.connections.iter().any(|c| {
-                c.from.name.value == op.name.value
-                    && c.from.arm.as_ref().map(|x| x.value) == Some(a)
-            })
+            def.connections
+                .iter()
+                .any(|c| c.from.name.value == op.name.value && c.from.arm.as_ref().map(|x| x.value) == Some(a))
         };
         // A connection from the branch without `arm` is reported on its own; the
         // fix is to add the arm, so do not also call the arms unconnected.
-        let armless = def
-            .connections
-            .iter()
-            .any(|c| c.from.name.value == op.name.value && c.from.arm.is_none());
+        let armless = def.connections.iter().any(|c| c.from.name.value == op.name.value && c.from.arm.is_none());
         for a in missing.into_iter().filter(|a| !attempted(*a) && !armless) {
             let name = &op.name.value;
             d.push_op(
@@ -268,10 +255,7 @@ pub(crate) fn validate(
     let mut nodes: Vec<Node> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let name = op.name.value.as_str();
-        let params = parameters
-            .get(name)
-            .map(|c| c.parameters.clone())
-            .unwrap_or_default();
+        let params = parameters.get(name).map(|c| c.parameters.clone()).unwrap_or_default();
         let empty = HashMap::new();
         let given = values.get(name).unwrap_or(&empty);
         let properties = match properties_for(&d.file, name, &params, given) {
@@ -281,16 +265,8 @@ pub(crate) fn validate(
                 Vec::new()
             }
         };
-        let node_inputs: Vec<Edge> = edges
-            .iter()
-            .filter(|(e, _)| e.to.0 == i)
-            .map(|(e, _)| e.clone())
-            .collect();
-        let mut node_outputs: Vec<Edge> = edges
-            .iter()
-            .filter(|(e, _)| e.from.0 == i)
-            .map(|(e, _)| e.clone())
-            .collect();
+        let node_inputs: Vec<Edge> = edges.iter().filter(|(e, _)| e.to.0 == i).map(|(e, _)| e.clone()).collect();
+        let mut node_outputs: Vec<Edge> = edges.iter().filter(|(e, _)| e.from.0 == i).map(|(e, _)| e.clone()).collect();
         node_outputs.sort_by_key(|e| e.arm.map(|a| a == Arm::True));
         let mut node_schemas: Vec<ModuleSchema> = Vec::new();
         for e in &node_inputs {
@@ -304,14 +280,9 @@ pub(crate) fn validate(
                 }
             }
         }
-        let module = op
-            .module
-            .as_ref()
-            .filter(|_| op.operation_type.value.operator_kind().is_some())
-            .map(|m| ModuleRef {
-                reference: m.value.clone(),
-                path: module_paths.get(m.value.as_str()).cloned().flatten(),
-            });
+        let module = op.module.as_ref().filter(|_| op.operation_type.value.operator_kind().is_some()).map(|m| {
+            ModuleRef { reference: m.value.clone(), path: module_paths.get(m.value.as_str()).cloned().flatten() }
+        });
         nodes.push(Node {
             id: NodeId(i),
             name: name.to_string(),
@@ -344,11 +315,7 @@ fn check_versions(def: &GraphDefinition, d: &mut Diagnostics) {
     let r = &def.module_requirements;
     for (key, v, supported) in [
         ("apiVersion", &r.api_version, SUPPORTED_API_VERSIONS),
-        (
-            "runtimeVersion",
-            &r.runtime_version,
-            SUPPORTED_RUNTIME_VERSIONS,
-        ),
+        ("runtimeVersion", &r.runtime_version, SUPPORTED_RUNTIME_VERSIONS),
     ] {
         if !supported.contains(&v.value.as_str()) {
             d.push(
@@ -405,20 +372,12 @@ fn resolve_endpoint(
     d.push(
         name.pos,
         Rule::UnknownNode,
-        format!(
-            "connection {side} `{}`, which is not an operation of this graph; {hint}",
-            name.value
-        ),
+        format!("connection {side} `{}`, which is not an operation of this graph; {hint}", name.value),
     );
     None
 }
 
-fn check_shape(
-    def: &GraphDefinition,
-    ops: &[&Operation],
-    edges: &[(Edge, &Connection)],
-    d: &mut Diagnostics,
-) {
+fn check_shape(def: &GraphDefinition, ops: &[&Operation], edges: &[(Edge, &Connection)], d: &mut Diagnostics) {
     let n = ops.len();
     let has = |t: OperationType| ops.iter().any(|o| o.operation_type.value == t);
     if !has(OperationType::Source) {
@@ -451,15 +410,16 @@ fn check_shape(
             pos,
             Rule::Cycle,
             names[0],
-            format!("the connections form a cycle: {}; a graph must be acyclic, remove one of these connections", names.join(" -> ")),
+            format!(
+                "the connections form a cycle: {}; a graph must be acyclic, remove one of these connections",
+                names.join(" -> ")
+            ),
         );
     }
 
     // Reachability from the sources.
     let mut seen = vec![false; n];
-    let mut stack: Vec<usize> = (0..n)
-        .filter(|&i| ops[i].operation_type.value == OperationType::Source)
-        .collect();
+    let mut stack: Vec<usize> = (0..n).filter(|&i| ops[i].operation_type.value == OperationType::Source).collect();
     for &s in &stack {
         seen[s] = true;
     }
@@ -556,11 +516,7 @@ fn strongly_connected(n: usize, succ: &[Vec<(usize, &Connection)>]) -> Vec<Vec<u
 }
 
 /// A cycle through `start` inside `set`, as a path that ends where it starts.
-fn find_cycle(
-    start: usize,
-    succ: &[Vec<(usize, &Connection)>],
-    set: &HashSet<usize>,
-) -> Vec<usize> {
+fn find_cycle(start: usize, succ: &[Vec<(usize, &Connection)>], set: &HashSet<usize>) -> Vec<usize> {
     // Breadth-first from start back to start gives the shortest cycle.
     let mut prev: BTreeMap<usize, usize> = BTreeMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
@@ -595,8 +551,7 @@ fn topological_order(n: usize, edges: &[(Edge, &Connection)]) -> Option<Vec<Node
     for (e, _) in edges {
         indegree[e.to.0] += 1;
     }
-    let mut ready: std::collections::BTreeSet<usize> =
-        (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop_first() {
         order.push(NodeId(i));
@@ -616,11 +571,9 @@ fn check_modules<'o>(
     paths: &mut HashMap<&'o str, Option<std::path::PathBuf>>,
     d: &mut Diagnostics,
 ) {
-    let mut exports: HashMap<std::path::PathBuf, Result<Vec<OperatorKind>, String>> =
-        HashMap::new();
+    let mut exports: HashMap<std::path::PathBuf, Result<Vec<OperatorKind>, String>> = HashMap::new();
     for op in ops {
-        let (Some(kind), Some(module)) = (op.operation_type.value.operator_kind(), &op.module)
-        else {
+        let (Some(kind), Some(module)) = (op.operation_type.value.operator_kind(), &op.module) else {
             continue;
         };
         let name = op.name.value.as_str();
@@ -640,10 +593,7 @@ fn check_modules<'o>(
                         module.pos,
                         Rule::UnresolvedModule,
                         name,
-                        format!(
-                            "module `{reference}` (used by {}) cannot be found: {why}",
-                            users.join(", ")
-                        ),
+                        format!("module `{reference}` (used by {}) cannot be found: {why}", users.join(", ")),
                     );
                     paths.insert(reference, None);
                 }
@@ -652,20 +602,14 @@ fn check_modules<'o>(
         let Some(Some(path)) = paths.get(reference) else {
             continue;
         };
-        let found = exports
-            .entry(path.clone())
-            .or_insert_with(|| catalog.exports(path));
+        let found = exports.entry(path.clone()).or_insert_with(|| catalog.exports(path));
         match found {
             Ok(kinds) if kinds.contains(&kind) => {}
             Ok(kinds) => {
                 let has = if kinds.is_empty() {
                     "no operator interface".to_string()
                 } else {
-                    kinds
-                        .iter()
-                        .map(|k| k.export_name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    kinds.iter().map(|k| k.export_name()).collect::<Vec<_>>().join(", ")
                 };
                 d.push_op(
                     module.pos,
@@ -682,9 +626,9 @@ fn check_modules<'o>(
             Err(why) => {
                 // Reported once per file, at its first use.
                 let first_user = ops.iter().find(|o| {
-                    o.module.as_ref().is_some_and(|m| {
-                        paths.get(m.value.as_str()).cloned().flatten().as_ref() == Some(path)
-                    })
+                    o.module
+                        .as_ref()
+                        .is_some_and(|m| paths.get(m.value.as_str()).cloned().flatten().as_ref() == Some(path))
                 });
                 if first_user.map(|o| o.name.value.as_str()) == Some(name) {
                     d.push_op(

@@ -89,8 +89,8 @@ fn resolve_plain(t: &str) -> ScalarType {
         "" | "~" | "null" | "Null" | "NULL" => return ScalarType::Null,
         "true" | "True" | "TRUE" => return ScalarType::Bool(true),
         "false" | "False" | "FALSE" => return ScalarType::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
-        | ".nan" | ".NaN" | ".NAN" => return ScalarType::Float,
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN"
+        | ".NAN" => return ScalarType::Float,
         _ => {}
     }
     let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
@@ -137,24 +137,12 @@ pub(crate) struct YamlError {
 }
 
 fn pos_of(span: &Span) -> Pos {
-    Pos {
-        line: span.start.line(),
-        column: span.start.col() + 1,
-    }
+    Pos { line: span.start.line(), column: span.start.col() + 1 }
 }
 
 enum Frame {
-    Seq {
-        pos: Pos,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        pos: Pos,
-        anchor: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-    },
+    Seq { pos: Pos, anchor: usize, items: Vec<Node> },
+    Map { pos: Pos, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
 /// Reads one YAML document. `Ok(None)` for a file with no document (empty or only
@@ -184,7 +172,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 if documents > 1 {
                     return Err(YamlError {
                         pos,
-                        message: "a graph definition is a single YAML document; remove this second document (and its `---`)".into(),
+                        message:
+                            "a graph definition is a single YAML document; remove this second document (and its `---`)"
+                                .into(),
                     });
                 }
                 None
@@ -196,14 +186,24 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError { pos, message: format!("the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5") });
+                    return Err(YamlError {
+                        pos,
+                        message: format!(
+                            "the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5"
+                        ),
+                    });
                 }
                 stack.push(Frame::Seq { pos, anchor, items: Vec::new() });
                 None
             }
             Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError { pos, message: format!("the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5") });
+                    return Err(YamlError {
+                        pos,
+                        message: format!(
+                            "the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5"
+                        ),
+                    });
                 }
                 stack.push(Frame::Map { pos, anchor, entries: Vec::new(), key: None });
                 None
@@ -221,7 +221,13 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                     }
                     Some((node.clone(), 0))
                 }
-                None => return Err(YamlError { pos, message: "this alias refers to no anchor; define the anchor (&name) before using it (*name)".into() }),
+                None => {
+                    return Err(YamlError {
+                        pos,
+                        message: "this alias refers to no anchor; define the anchor (&name) before using it (*name)"
+                            .into(),
+                    })
+                }
             },
         };
         let Some((node, anchor)) = done else { continue };
@@ -229,9 +235,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
         if nodes > MAX_NODES {
             return Err(YamlError {
                 pos,
-                message: format!(
-                    "the file has more than {MAX_NODES} values; a graph definition is far smaller"
-                ),
+                message: format!("the file has more than {MAX_NODES} values; a graph definition is far smaller"),
             });
         }
         if anchor != 0 {
@@ -245,8 +249,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                     if !matches!(node.kind, Kind::Scalar(_)) {
                         return Err(YamlError {
                             pos: node.pos,
-                            message: "a mapping key must be a plain string, not a list or mapping"
-                                .into(),
+                            message: "a mapping key must be a plain string, not a list or mapping".into(),
                         });
                     }
                     *key = Some(node);
@@ -262,12 +265,7 @@ fn count(node: &Node) -> usize {
     match &node.kind {
         Kind::Scalar(_) => 1,
         Kind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count(k) + count(v))
-                .sum::<usize>()
-        }
+        Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
     }
 }
 
@@ -306,9 +304,7 @@ mod tests {
         let n = parse("a:\n  b: \"x\"\n").unwrap().unwrap();
         let Kind::Map(e) = &n.kind else { panic!() };
         assert_eq!(e[0].0.pos, Pos { line: 1, column: 1 });
-        let Kind::Map(inner) = &e[0].1.kind else {
-            panic!()
-        };
+        let Kind::Map(inner) = &e[0].1.kind else { panic!() };
         assert_eq!(inner[0].0.pos, Pos { line: 2, column: 3 });
         assert_eq!(inner[0].1.pos, Pos { line: 2, column: 6 });
     }

@@ -27,21 +27,25 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
             [] => Err(invalid(file, format!("spec.nodes: no node of nodeType {t:?}"))),
             _ => Err(invalid(
                 file,
-                format!("spec.nodes: {} nodes of nodeType {t:?}; wasmgraph runs exactly one (split the resource)", found.len()),
+                format!(
+                    "spec.nodes: {} nodes of nodeType {t:?}; wasmgraph runs exactly one (split the resource)",
+                    found.len()
+                ),
             )),
         }
     };
-    let (source_node, graph_node, dest_node) = (one(NodeType::Source)?, one(NodeType::Graph)?, one(NodeType::Destination)?);
+    let (source_node, graph_node, dest_node) =
+        (one(NodeType::Source)?, one(NodeType::Graph)?, one(NodeType::Destination)?);
     if d.spec.nodes.len() != 3 {
         return Err(invalid(file, "spec.nodes: expected one Source, one Graph and one Destination node".into()));
     }
-    let settings_missing = |n: &raw::Node, what: &str| invalid(file, format!("node '{}': nodeType {:?} needs `{what}`", n.name, n.node_type));
+    let settings_missing = |n: &raw::Node, what: &str| {
+        invalid(file, format!("node '{}': nodeType {:?} needs `{what}`", n.name, n.node_type))
+    };
     let src = source_node.source_settings.as_ref().ok_or_else(|| settings_missing(source_node, "sourceSettings"))?;
     let graph = graph_node.graph_settings.as_ref().ok_or_else(|| settings_missing(graph_node, "graphSettings"))?;
-    let dest = dest_node
-        .destination_settings
-        .as_ref()
-        .ok_or_else(|| settings_missing(dest_node, "destinationSettings"))?;
+    let dest =
+        dest_node.destination_settings.as_ref().ok_or_else(|| settings_missing(dest_node, "destinationSettings"))?;
     for n in &d.spec.nodes {
         let extra = match n.node_type {
             NodeType::Source => n.graph_settings.is_some() || n.destination_settings.is_some(),
@@ -56,7 +60,10 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
     let mut edges: Vec<(&str, &str)> =
         d.spec.node_connections.iter().map(|c| (c.from.name.as_str(), c.to.name.as_str())).collect();
     edges.sort();
-    let mut want = vec![(source_node.name.as_str(), graph_node.name.as_str()), (graph_node.name.as_str(), dest_node.name.as_str())];
+    let mut want = vec![
+        (source_node.name.as_str(), graph_node.name.as_str()),
+        (graph_node.name.as_str(), dest_node.name.as_str()),
+    ];
     want.sort();
     if edges != want {
         return Err(invalid(
@@ -79,10 +86,9 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
                 file,
                 format!(
                     "endpointRef '{name}' is not defined in {} (endpoints defined: {})",
-                    companion_file
-                        .as_deref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "a companion file (none found: pass --endpoints FILE or put endpoints.yaml beside it)".into()),
+                    companion_file.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| {
+                        "a companion file (none found: pass --endpoints FILE or put endpoints.yaml beside it)".into()
+                    }),
                     names(&c.endpoints)
                 ),
             )),
@@ -108,7 +114,9 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
         name: if d.metadata.name.is_empty() { default_name(file) } else { d.metadata.name.clone() },
         graph: graph_file,
         modules: c.modules.as_deref().map(|m| relative(cfile, m)),
-        configuration: Configuration::Graph(graph.configuration.iter().map(|kv| (kv.key.clone(), kv.value.0.clone())).collect()),
+        configuration: Configuration::Graph(
+            graph.configuration.iter().map(|kv| (kv.key.clone(), kv.value.0.clone())).collect(),
+        ),
         source: SourceSpec {
             endpoint: endpoint(&src.endpoint_ref)?,
             topics: src.data_sources.clone(),
@@ -116,7 +124,12 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
             max_message_size: c.max_message_size.unwrap_or(1 << 20),
             receive_maximum: crate::receive_maximum(cfile, "receiveMaximum", c.receive_maximum)?,
         },
-        sink: SinkSpec { endpoint: endpoint(&dest.endpoint_ref)?, topic: dest.data_destination.clone(), qos: 1, retain: false },
+        sink: SinkSpec {
+            endpoint: endpoint(&dest.endpoint_ref)?,
+            topic: dest.data_destination.clone(),
+            qos: 1,
+            retain: false,
+        },
         errors: error_policy(cfile, c.errors.as_ref())?,
     })
 }

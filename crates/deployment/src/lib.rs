@@ -234,7 +234,8 @@ pub(crate) fn invalid(file: &Path, message: String) -> DeploymentError {
 }
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, DeploymentError> {
-    serde_saphyr::from_str(text).map_err(|e| DeploymentError::Parse { path: file.display().to_string(), message: e.to_string() })
+    serde_saphyr::from_str(text)
+        .map_err(|e| DeploymentError::Parse { path: file.display().to_string(), message: e.to_string() })
 }
 
 /// A path written in `file`, relative to the file's folder.

@@ -98,7 +98,9 @@ pub(crate) fn error_policy(file: &Path, p: Option<&raw::ErrorPolicy>) -> Result<
         None => Ok(ErrorPolicy::Drop),
         Some(p) => match (p.policy, &p.topic) {
             (PolicyKind::Drop, None) => Ok(ErrorPolicy::Drop),
-            (PolicyKind::Drop, Some(_)) => Err(invalid(file, "errors.topic applies to `policy: deadLetter` only".into())),
+            (PolicyKind::Drop, Some(_)) => {
+                Err(invalid(file, "errors.topic applies to `policy: deadLetter` only".into()))
+            }
             (PolicyKind::DeadLetter, Some(t)) if !t.is_empty() => Ok(ErrorPolicy::DeadLetter { topic: t.clone() }),
             (PolicyKind::DeadLetter, _) => Err(invalid(file, "errors: `policy: deadLetter` needs a `topic`".into())),
         },

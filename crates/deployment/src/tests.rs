@@ -51,7 +51,8 @@ endpoints:\n  plant:\n    host: broker.local\n    username: u\n    password: p\n
 fn no_endpoint_means_the_embedded_broker() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "g.yaml", GRAPH);
-    let file = write(dir.path(), "d.yaml", "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\nsink:\n  topic: b\n");
+    let file =
+        write(dir.path(), "d.yaml", "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\nsink:\n  topic: b\n");
     let d = load(&file, None).unwrap();
     assert!(matches!(d.source.endpoint, Endpoint::Embedded { port: 1883 }));
     assert!(matches!(d.sink.endpoint, Endpoint::Embedded { .. }));
@@ -65,7 +66,9 @@ fn receive_maximum_is_set_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "g.yaml", GRAPH);
     let with = |value: &str| {
-        let text = format!("kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\n  receiveMaximum: {value}\nsink:\n  topic: b\n");
+        let text = format!(
+            "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\n  receiveMaximum: {value}\nsink:\n  topic: b\n"
+        );
         load(&write(dir.path(), "d.yaml", &text), None)
     };
     assert_eq!(with("20000").unwrap().source.receive_maximum, 20000);

@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Concatenate, Exchange as _, Inspect as _, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope};
-use timely::container::CapacityContainerBuilder;
 use wasmgraph_connectors::{Poll, Sink, Source};
 use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
@@ -46,7 +46,13 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { workers: 1, node_id: "wasmgraph".into(), on_error: None, batch: 256, poll_wait: Duration::from_millis(100) }
+        RunOptions {
+            workers: 1,
+            node_id: "wasmgraph".into(),
+            on_error: None,
+            batch: 256,
+            poll_wait: Duration::from_millis(100),
+        }
     }
 }
 
@@ -97,9 +103,7 @@ pub fn run(
     // reported cleanly, by name, before any worker starts.
     for node in &plan.nodes {
         if let Some(factory) = &node.factory {
-            factory
-                .create(0)
-                .map_err(|message| RunError::Instantiate { operation: node.name.clone(), message })?;
+            factory.create(0).map_err(|message| RunError::Instantiate { operation: node.name.clone(), message })?;
         }
     }
     let started = Instant::now();
@@ -270,7 +274,6 @@ pub fn run(
     Ok(RunReport { elapsed: started.elapsed() })
 }
 
-
 /// Polls whose records may be in the dataflow at once; more wait for the sink.
 const MAX_POLLS_IN_FLIGHT: usize = 4;
 
@@ -301,7 +304,11 @@ fn ack_done(
     }
     settle.forget_before(unacked.front().map_or(next, |&(time, _)| time.min(next)));
     drop(settle);
-    if done.is_empty() { Ok(()) } else { source.ack(&done) }
+    if done.is_empty() {
+        Ok(())
+    } else {
+        source.ack(&done)
+    }
 }
 
 impl Stats {
@@ -345,7 +352,11 @@ fn build_dataflow<'s>(
             .iter()
             .filter_map(|i| {
                 let (plain, arm_true) = &outputs[i.from];
-                if i.arm == Some(true) { arm_true.clone() } else { plain.clone() }
+                if i.arm == Some(true) {
+                    arm_true.clone()
+                } else {
+                    plain.clone()
+                }
             })
             .collect();
         let merged = match node.kind {
@@ -362,7 +373,8 @@ fn build_dataflow<'s>(
             outputs.push((None, None));
             continue;
         };
-        if node.sequential && matches!(node.kind, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Delay) {
+        if node.sequential && matches!(node.kind, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Delay)
+        {
             stream = operators::order::in_time_order(stream, &node.name);
         }
         let out = match (node.kind, instance) {

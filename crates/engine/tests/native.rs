@@ -244,7 +244,8 @@ fn every_message_is_acknowledged_once_its_records_are_written_or_dropped() {
     let acked = source.acked();
     let sink = MemorySink::new();
     let stats = Arc::new(Stats::for_plan(&plan));
-    run(plan, Box::new(source), Box::new(sink.clone()), stats, RunOptions { workers: 2, ..RunOptions::default() }).unwrap();
+    run(plan, Box::new(source), Box::new(sink.clone()), stats, RunOptions { workers: 2, ..RunOptions::default() })
+        .unwrap();
     assert_eq!(sink.records().len(), 3);
     assert_eq!(*acked.lock().unwrap(), [100, 101, 102, 103]);
 }
@@ -408,7 +409,8 @@ fn the_sink_writes_in_record_time_order_across_polls_after_a_delay_reorders_a_po
     };
     let input = || messages((0..60).map(|i| format!("m{i}")));
     // Records that end up sharing a time keep source order.
-    let mut expected: Vec<(u64, u64)> = (0..60u64).map(|i| (1 + i * SEC + if i % 3 == 0 { 25 * SEC } else { 0 }, i)).collect();
+    let mut expected: Vec<(u64, u64)> =
+        (0..60u64).map(|i| (1 + i * SEC + if i % 3 == 0 { 25 * SEC } else { 0 }, i)).collect();
     expected.sort();
     let expected: Vec<(u64, String)> = expected.into_iter().map(|(t, i)| (t, format!("m{i}"))).collect();
     for workers in [1, 2, 4] {
@@ -460,7 +462,11 @@ struct Watchful {
 }
 
 impl wasmgraph_connectors::Source for Watchful {
-    fn poll(&mut self, _max: usize, wait: std::time::Duration) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
+    fn poll(
+        &mut self,
+        _max: usize,
+        wait: std::time::Duration,
+    ) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
         let written = self.sink.records().len();
         if !wait.is_zero() && written < self.sent {
             self.waited_while_busy.lock().unwrap().push(self.sent - written);
@@ -502,7 +508,11 @@ fn the_driver_never_waits_on_the_source_while_output_is_due() {
         let options = RunOptions { workers, poll_wait: std::time::Duration::from_millis(20), ..RunOptions::default() };
         run(plan, Box::new(source), Box::new(sink.clone()), stats, options).unwrap();
         assert_eq!(sink.records().len(), 20);
-        assert!(waited.lock().unwrap().is_empty(), "{workers} workers: waited with records due: {:?}", waited.lock().unwrap());
+        assert!(
+            waited.lock().unwrap().is_empty(),
+            "{workers} workers: waited with records due: {:?}",
+            waited.lock().unwrap()
+        );
     }
 }
 
@@ -551,7 +561,10 @@ fn after_a_sink_failure_only_written_messages_are_acknowledged() {
         let written = written.lock().unwrap().clone();
         assert_eq!(written, (0..49).collect::<Vec<u64>>());
         let acked = acked.lock().unwrap().clone();
-        assert!(acked.iter().all(|t| written.contains(t)), "{workers} workers: acknowledged unwritten messages: {acked:?}");
+        assert!(
+            acked.iter().all(|t| written.contains(t)),
+            "{workers} workers: acknowledged unwritten messages: {acked:?}"
+        );
     }
 }
 
@@ -565,7 +578,11 @@ struct AckChecker {
 }
 
 impl wasmgraph_connectors::Source for AckChecker {
-    fn poll(&mut self, max: usize, wait: std::time::Duration) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
+    fn poll(
+        &mut self,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<wasmgraph_connectors::Poll, wasmgraph_connectors::ConnectorError> {
         self.inner.poll(max, wait)
     }
     fn describe(&self) -> String {

@@ -50,24 +50,17 @@ pub(crate) fn lower(table: &mut ResourceTable, d: &DataModel) -> wasmtime::Resul
                 user_properties: m
                     .user_properties
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            wit::BufferOrString::String(k.clone()),
-                            wit::BufferOrString::String(v.clone()),
-                        )
-                    })
+                    .map(|(k, v)| (wit::BufferOrString::String(k.clone()), wit::BufferOrString::String(v.clone())))
                     .collect(),
             },
             schema: m.schema.as_ref().map(|s| match s {
                 MessageSchema::RegistryReference(r) => {
                     wit::MessageSchema::RegistryReference(wit::BufferOrString::String(r.clone()))
                 }
-                MessageSchema::Inline { name, content } => {
-                    wit::MessageSchema::Inline(wit::InlineSchema {
-                        name: wit::BufferOrString::String(name.clone()),
-                        content: wit::BufferOrString::String(content.clone()),
-                    })
-                }
+                MessageSchema::Inline { name, content } => wit::MessageSchema::Inline(wit::InlineSchema {
+                    name: wit::BufferOrString::String(name.clone()),
+                    content: wit::BufferOrString::String(content.clone()),
+                }),
             }),
         }),
         DataModel::Snapshot(s) => wit::DataModel::Snapshot(wit::Snapshot {
@@ -95,34 +88,26 @@ fn timestamp(h: &Hlc) -> wit::Timestamp {
 }
 
 /// The host form of a data model a module returned.
-pub(crate) fn lift(
-    table: &mut ResourceTable,
-    d: wit::DataModel,
-) -> Result<DataModel, InvalidOutput> {
+pub(crate) fn lift(table: &mut ResourceTable, d: wit::DataModel) -> Result<DataModel, InvalidOutput> {
     Ok(match d {
         wit::DataModel::BufferOrBytes(b) => DataModel::BufferOrBytes(bytes(table, b, "data")?),
         wit::DataModel::Message(m) => {
             let mut user_properties = Vec::with_capacity(m.properties.user_properties.len());
             for (k, v) in m.properties.user_properties {
-                user_properties.push((
-                    string(table, k, "user property key")?,
-                    string(table, v, "user property value")?,
-                ));
+                user_properties
+                    .push((string(table, k, "user property key")?, string(table, v, "user property value")?));
             }
             DataModel::Message(Message {
                 timestamp: lift_timestamp(table, m.timestamp)?,
                 topic: bytes(table, m.topic, "topic")?,
-                content_type: m
-                    .content_type
-                    .map(|c| string(table, c, "content type"))
-                    .transpose()?,
+                content_type: m.content_type.map(|c| string(table, c, "content type")).transpose()?,
                 payload: bytes(table, m.payload, "payload")?,
                 user_properties,
                 schema: match m.schema {
                     None => None,
-                    Some(wit::MessageSchema::RegistryReference(r)) => Some(
-                        MessageSchema::RegistryReference(string(table, r, "schema reference")?),
-                    ),
+                    Some(wit::MessageSchema::RegistryReference(r)) => {
+                        Some(MessageSchema::RegistryReference(string(table, r, "schema reference")?))
+                    }
                     Some(wit::MessageSchema::Inline(s)) => Some(MessageSchema::Inline {
                         name: string(table, s.name, "schema name")?,
                         content: string(table, s.content, "schema content")?,
@@ -142,49 +127,30 @@ pub(crate) fn lift(
 
 fn lift_timestamp(table: &mut ResourceTable, t: wit::Timestamp) -> Result<Hlc, InvalidOutput> {
     let node: Arc<str> = string(table, t.node_id, "timestamp node id")?.into();
-    Ok(Hlc::from_secs_nanos(
-        t.timestamp.secs,
-        t.timestamp.nanos,
-        t.counter,
-        node,
-    ))
+    Ok(Hlc::from_secs_nanos(t.timestamp.secs, t.timestamp.nanos, t.counter, node))
 }
 
-fn take(
-    table: &mut ResourceTable,
-    r: Resource<HostBuffer>,
-    field: &str,
-) -> Result<Bytes, InvalidOutput> {
-    table.delete(r).map(|b| b.0).map_err(|e| {
-        InvalidOutput(format!(
-            "the {field} is a buffer handle the host does not know: {e}"
-        ))
-    })
+fn take(table: &mut ResourceTable, r: Resource<HostBuffer>, field: &str) -> Result<Bytes, InvalidOutput> {
+    table
+        .delete(r)
+        .map(|b| b.0)
+        .map_err(|e| InvalidOutput(format!("the {field} is a buffer handle the host does not know: {e}")))
 }
 
-fn bytes(
-    table: &mut ResourceTable,
-    b: wit::BufferOrBytes,
-    field: &str,
-) -> Result<Bytes, InvalidOutput> {
+fn bytes(table: &mut ResourceTable, b: wit::BufferOrBytes, field: &str) -> Result<Bytes, InvalidOutput> {
     match b {
         wit::BufferOrBytes::Buffer(r) => take(table, r, field),
         wit::BufferOrBytes::Bytes(v) => Ok(Bytes::from(v)),
     }
 }
 
-fn string(
-    table: &mut ResourceTable,
-    s: wit::BufferOrString,
-    field: &str,
-) -> Result<String, InvalidOutput> {
+fn string(table: &mut ResourceTable, s: wit::BufferOrString, field: &str) -> Result<String, InvalidOutput> {
     match s {
         wit::BufferOrString::String(s) => Ok(s),
         wit::BufferOrString::Buffer(r) => {
             let b = take(table, r, field)?;
-            String::from_utf8(b.to_vec()).map_err(|_| {
-                InvalidOutput(format!("the {field} is a buffer whose bytes are not UTF-8"))
-            })
+            String::from_utf8(b.to_vec())
+                .map_err(|_| InvalidOutput(format!("the {field} is a buffer whose bytes are not UTF-8")))
         }
     }
 }

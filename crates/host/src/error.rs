@@ -35,9 +35,7 @@ pub enum HostError {
         message: String,
     },
     /// A module does not export the operator interface an operation needs.
-    #[error(
-        "operation {operation:?} needs a {kind} operator, but module {module} exports {exports}"
-    )]
+    #[error("operation {operation:?} needs a {kind} operator, but module {module} exports {exports}")]
     MissingExport {
         /// The operation.
         operation: String,
@@ -128,10 +126,7 @@ pub struct CallError {
 
 impl CallError {
     pub(crate) fn new(kind: CallErrorKind, message: impl Into<String>) -> Self {
-        CallError {
-            kind,
-            message: message.into(),
-        }
+        CallError { kind, message: message.into() }
     }
 }
 

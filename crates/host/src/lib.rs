@@ -36,11 +36,8 @@ mod state;
 
 pub use error::{CallError, CallErrorKind, HostError};
 pub use metrics::{
-    CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry,
-    MetricsSnapshot,
+    CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
 };
-pub use operator::{
-    ModuleSchema, Operator, OperatorConfig, OperatorKind, OperatorStats, UnknownOperatorKind,
-};
+pub use operator::{ModuleSchema, Operator, OperatorConfig, OperatorKind, OperatorStats, UnknownOperatorKind};
 pub use runtime::{CacheSource, HostConfig, Module, Runtime, RuntimeStats, Services};
 pub use wasmgraph_state_store::StateStore;

@@ -69,30 +69,14 @@ pub struct MetricsSnapshot {
 impl MetricsSnapshot {
     /// The value of a counter series, if it exists.
     pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
-        let labels = sorted(
-            labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        self.counters
-            .iter()
-            .find(|c| c.name == name && c.labels == labels)
-            .map(|c| c.value)
+        let labels = sorted(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        self.counters.iter().find(|c| c.name == name && c.labels == labels).map(|c| c.value)
     }
 
     /// The summary of a histogram series, if it exists.
     pub fn histogram(&self, name: &str, labels: &[(&str, &str)]) -> Option<&HistogramSummary> {
-        let labels = sorted(
-            labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        self.histograms
-            .iter()
-            .find(|h| h.name == name && h.labels == labels)
-            .map(|h| &h.summary)
+        let labels = sorted(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        self.histograms.iter().find(|h| h.name == name && h.labels == labels).map(|h| &h.summary)
     }
 }
 
@@ -193,21 +177,31 @@ impl MetricsRegistry {
 
     /// Add `value` to the counter `name` with `labels` (saturating at `u64::MAX`).
     pub fn add_to_counter(&self, name: &str, value: u64, labels: Labels) -> Result<(), MetricsError> {
-        self.update(name, "counter", || Metric::Counter(BTreeMap::new()), |metric| {
-            if let Metric::Counter(series) = metric {
-                let v = series.entry(sorted(labels)).or_insert(0);
-                *v = v.saturating_add(value);
-            }
-        })
+        self.update(
+            name,
+            "counter",
+            || Metric::Counter(BTreeMap::new()),
+            |metric| {
+                if let Metric::Counter(series) = metric {
+                    let v = series.entry(sorted(labels)).or_insert(0);
+                    *v = v.saturating_add(value);
+                }
+            },
+        )
     }
 
     /// Record one observation `value` in the histogram `name` with `labels`.
     pub fn record_to_histogram(&self, name: &str, value: f64, labels: Labels) -> Result<(), MetricsError> {
-        self.update(name, "histogram", || Metric::Histogram(BTreeMap::new()), |metric| {
-            if let Metric::Histogram(series) = metric {
-                series.entry(sorted(labels)).or_insert_with(HistogramSummary::empty).observe(value);
-            }
-        })
+        self.update(
+            name,
+            "histogram",
+            || Metric::Histogram(BTreeMap::new()),
+            |metric| {
+                if let Metric::Histogram(series) = metric {
+                    series.entry(sorted(labels)).or_insert_with(HistogramSummary::empty).observe(value);
+                }
+            },
+        )
     }
 
     /// A copy of every series, the shards merged.
@@ -278,10 +272,8 @@ mod tests {
     #[test]
     fn counters_add_per_label_set() {
         let m = MetricsRegistry::new();
-        m.add_to_counter("c", 2, vec![l("b", "2"), l("a", "1")])
-            .unwrap();
-        m.add_to_counter("c", 3, vec![l("a", "1"), l("b", "2")])
-            .unwrap();
+        m.add_to_counter("c", 2, vec![l("b", "2"), l("a", "1")]).unwrap();
+        m.add_to_counter("c", 3, vec![l("a", "1"), l("b", "2")]).unwrap();
         m.add_to_counter("c", 1, vec![]).unwrap();
         let s = m.snapshot();
         assert_eq!(s.counter("c", &[("a", "1"), ("b", "2")]), Some(5));
@@ -295,15 +287,7 @@ mod tests {
             m.record_to_histogram("h", v, vec![]).unwrap();
         }
         let s = m.snapshot();
-        assert_eq!(
-            s.histogram("h", &[]),
-            Some(&HistogramSummary {
-                count: 3,
-                sum: 6.0,
-                min: 1.0,
-                max: 3.0
-            })
-        );
+        assert_eq!(s.histogram("h", &[]), Some(&HistogramSummary { count: 3, sum: 6.0, min: 1.0, max: 3.0 }));
     }
 
     #[test]
@@ -329,10 +313,7 @@ mod tests {
         let s = m.snapshot();
         assert_eq!(s.counter("c", &[("a", "1")]), Some(2000));
         assert_eq!(s.counters.len(), 1);
-        assert_eq!(
-            s.histogram("h", &[]),
-            Some(&HistogramSummary { count: 20, sum: 190.0, min: 0.0, max: 19.0 })
-        );
+        assert_eq!(s.histogram("h", &[]), Some(&HistogramSummary { count: 20, sum: 190.0, min: 0.0, max: 19.0 }));
     }
 
     #[test]

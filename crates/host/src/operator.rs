@@ -65,11 +65,7 @@ pub struct OperatorStats {
 impl OperatorStats {
     /// Failed calls of all kinds.
     pub fn errors(&self) -> u64 {
-        self.returned_errors
-            + self.traps
-            + self.timeouts
-            + self.out_of_memory
-            + self.invalid_outputs
+        self.returned_errors + self.traps + self.timeouts + self.out_of_memory + self.invalid_outputs
     }
 
     fn count(&mut self, kind: CallErrorKind) {
@@ -137,11 +133,7 @@ impl Operator {
     /// Create an instance of `module` for `config.operation` and call its
     /// `init`. Fails if the module lacks the interface of `config.kind`, cannot
     /// be instantiated, or its `init` returns false or fails.
-    pub fn instantiate(
-        rt: &Runtime,
-        module: &Module,
-        config: OperatorConfig,
-    ) -> Result<Operator, HostError> {
+    pub fn instantiate(rt: &Runtime, module: &Module, config: OperatorConfig) -> Result<Operator, HostError> {
         if !module.exports_kind(config.kind) {
             let exports = module.exports();
             return Err(HostError::MissingExport {
@@ -151,11 +143,7 @@ impl Operator {
                 exports: if exports.is_empty() {
                     "no operator interface".to_string()
                 } else {
-                    exports
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    exports.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
                 },
             });
         }
@@ -226,11 +214,7 @@ impl Operator {
     /// Call `accumulate.process(staged, batch)` and return the new staged value.
     /// The record time seen by the module's log lines is that of the first
     /// record of the batch.
-    pub fn accumulate(
-        &mut self,
-        staged: DataModel,
-        batch: &[Record],
-    ) -> Result<DataModel, CallError> {
+    pub fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, CallError> {
         let time = batch.first().map(|r| r.time.clone());
         self.call(time.as_ref(), |store, guest| {
             let Guest::Accumulate(g) = guest else {
@@ -276,10 +260,7 @@ impl Operator {
                 }
                 Err(e) => {
                     self.stats.traps += 1;
-                    return Err(CallError::new(
-                        CallErrorKind::Trap,
-                        format!("no instance: {e}"),
-                    ));
+                    return Err(CallError::new(CallErrorKind::Trap, format!("no instance: {e}")));
                 }
             }
         }
@@ -296,15 +277,10 @@ impl Operator {
             Err(Failure::Invalid(m)) => CallError::new(CallErrorKind::InvalidOutput, m),
             Err(Failure::Wasm(e)) => {
                 live.stderr.flush_partial();
-                let mut error = classify(
-                    &e,
-                    live.store.data().limiter.exceeded,
-                    self.runtime.config(),
-                );
+                let mut error = classify(&e, live.store.data().limiter.exceeded, self.runtime.config());
                 let printed = live.recent_stderr.text();
                 if !printed.is_empty() {
-                    error.message =
-                        format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
+                    error.message = format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
                 }
                 if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
                     error.message = format!("{}\n{trace}", error.message);
@@ -313,10 +289,7 @@ impl Operator {
             }
         };
         self.stats.count(error.kind);
-        if matches!(
-            error.kind,
-            CallErrorKind::Trap | CallErrorKind::Timeout | CallErrorKind::OutOfMemory
-        ) {
+        if matches!(error.kind, CallErrorKind::Trap | CallErrorKind::Timeout | CallErrorKind::OutOfMemory) {
             let started = std::time::Instant::now();
             self.live = None;
             match self.start() {
@@ -350,17 +323,9 @@ impl Operator {
         // network address denied and name lookup off; stdout and stderr go to
         // tracing.
         let recent_stderr = RecentLines::default();
-        let stderr = GuestOutput::new(
-            Which::Stderr,
-            self.operation.clone(),
-            Some(recent_stderr.clone()),
-        );
+        let stderr = GuestOutput::new(Which::Stderr, self.operation.clone(), Some(recent_stderr.clone()));
         let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(
-                Which::Stdout,
-                self.operation.clone(),
-                None,
-            ))
+            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone(), None))
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
@@ -369,16 +334,8 @@ impl Operator {
         let state = StoreState {
             table: wasmtime::component::ResourceTable::new(),
             wasi,
-            api: ApiCtx {
-                operation: self.operation.clone(),
-                record_time: None,
-                services: rt.services.clone(),
-            },
-            limiter: MemoryLimiter {
-                limit: rt.config.memory_limit,
-                total: 0,
-                exceeded: false,
-            },
+            api: ApiCtx { operation: self.operation.clone(), record_time: None, services: rt.services.clone() },
+            limiter: MemoryLimiter { limit: rt.config.memory_limit, total: 0, exceeded: false },
         };
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -386,58 +343,30 @@ impl Operator {
         store.set_epoch_deadline(ticks(rt.config.call_timeout));
         let instance = module.pre.instantiate(&mut store).map_err(|e| {
             if store.data().limiter.exceeded {
-                fail(format!(
-                    "the module needs more than the memory limit of {} bytes: {e:#}",
-                    rt.config.memory_limit
-                ))
+                fail(format!("the module needs more than the memory limit of {} bytes: {e:#}", rt.config.memory_limit))
             } else {
                 fail(format!("{e:#}"))
             }
         })?;
         let i = &module.indices;
-        let missing = || {
-            fail(format!(
-                "module does not export the {} interface",
-                self.config.kind
-            ))
-        };
+        let missing = || fail(format!("module does not export the {} interface", self.config.kind));
         let load_err = |e: wasmtime::Error| fail(format!("{e:#}"));
         let guest = match self.config.kind {
-            OperatorKind::Map => Guest::Map(
-                i.map
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut store, &instance)
-                    .map_err(load_err)?,
-            ),
-            OperatorKind::Filter => Guest::Filter(
-                i.filter
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut store, &instance)
-                    .map_err(load_err)?,
-            ),
-            OperatorKind::Branch => Guest::Branch(
-                i.branch
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut store, &instance)
-                    .map_err(load_err)?,
-            ),
+            OperatorKind::Map => {
+                Guest::Map(i.map.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
+            OperatorKind::Filter => {
+                Guest::Filter(i.filter.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
+            OperatorKind::Branch => {
+                Guest::Branch(i.branch.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
             OperatorKind::Accumulate => Guest::Accumulate(
-                i.accumulate
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut store, &instance)
-                    .map_err(load_err)?,
+                i.accumulate.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?,
             ),
-            OperatorKind::Delay => Guest::Delay(
-                i.delay
-                    .as_ref()
-                    .ok_or_else(missing)?
-                    .load(&mut store, &instance)
-                    .map_err(load_err)?,
-            ),
+            OperatorKind::Delay => {
+                Guest::Delay(i.delay.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
+            }
         };
         let configuration = convert::configuration(&self.config);
         prepare(&mut store, None, rt.config.call_timeout);
@@ -449,16 +378,10 @@ impl Operator {
             Guest::Delay(g) => g.call_init(&mut store, &configuration),
         };
         match accepted {
-            Ok(true) => Ok(Live {
-                store,
-                guest,
-                stderr,
-                recent_stderr,
-            }),
-            Ok(false) => Err(HostError::InitRefused {
-                operation: self.config.operation.clone(),
-                module: module.name.clone(),
-            }),
+            Ok(true) => Ok(Live { store, guest, stderr, recent_stderr }),
+            Ok(false) => {
+                Err(HostError::InitRefused { operation: self.config.operation.clone(), module: module.name.clone() })
+            }
             Err(e) => Err(HostError::InitFailed {
                 operation: self.config.operation.clone(),
                 module: module.name.clone(),
@@ -504,19 +427,13 @@ fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &crate::HostConf
     if memory_exceeded {
         return CallError::new(
             CallErrorKind::OutOfMemory,
-            format!(
-                "the instance reached its memory limit of {} bytes: {message}",
-                config.memory_limit
-            ),
+            format!("the instance reached its memory limit of {} bytes: {message}", config.memory_limit),
         );
     }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => CallError::new(
             CallErrorKind::Timeout,
-            format!(
-                "the call ran longer than its budget of {:?}",
-                config.call_timeout
-            ),
+            format!("the call ran longer than its budget of {:?}", config.call_timeout),
         ),
         _ => CallError::new(CallErrorKind::Trap, message),
     }

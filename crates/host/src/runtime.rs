@@ -133,9 +133,7 @@ fn default_cache_dir() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return Some(PathBuf::from(x).join("wasmgraph"));
     }
-    std::env::var_os("HOME")
-        .filter(|x| !x.is_empty())
-        .map(|h| PathBuf::from(h).join(".cache").join("wasmgraph"))
+    std::env::var_os("HOME").filter(|x| !x.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("wasmgraph"))
 }
 
 impl Runtime {
@@ -176,19 +174,12 @@ impl Runtime {
         let engine = Engine::new(&wt).map_err(|e| HostError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        crate::bindings::Operators::add_to_linker::<StoreState, state::ApiData>(&mut linker, state::api)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        crate::bindings::Operators::add_to_linker::<StoreState, state::ApiData>(
-            &mut linker,
-            state::api,
-        )
-        .map_err(|e| HostError::Engine(format!("{e:#}")))?;
 
-        let cache_dir = if config.disable_disk_cache {
-            None
-        } else {
-            config.cache_dir.clone().or_else(default_cache_dir)
-        };
+        let cache_dir =
+            if config.disable_disk_cache { None } else { config.cache_dir.clone().or_else(default_cache_dir) };
         let cache_dir = cache_dir.map(|d| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             engine.precompile_compatibility_hash().hash(&mut h);
@@ -207,9 +198,7 @@ impl Runtime {
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| {
-                    HostError::Engine(format!("cannot start the epoch ticker thread: {e}"))
-                })?;
+                .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker thread: {e}")))?;
         }
 
         Ok(Runtime {
@@ -256,27 +245,16 @@ impl Runtime {
     /// else from the disk cache (keyed by the sha256 of the file's bytes, the
     /// wasmtime version and the engine settings), else it is compiled and stored.
     pub fn load(&self, path: &Path) -> Result<Module, HostError> {
-        let bytes = std::fs::read(path).map_err(|source| HostError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let bytes = std::fs::read(path).map_err(|source| HostError::Read { path: path.to_path_buf(), source })?;
+        let name =
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         self.load_bytes(&name, &bytes)
     }
 
     /// Load a component from memory; `name` is used in messages.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Module, HostError> {
         let digest = hex::encode(Sha256::digest(bytes));
-        if let Some(m) = self
-            .inner
-            .loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&digest)
-        {
+        if let Some(m) = self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
             self.inner.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(m.clone());
         }
@@ -285,40 +263,18 @@ impl Runtime {
             .inner
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| HostError::Link {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
+            .map_err(|e| HostError::Link { name: name.to_string(), message: format!("{e:#}") })?;
         let indices = Indices::new(&pre);
         let module = Module {
-            inner: Arc::new(ModuleInner {
-                name: name.to_string(),
-                digest: digest.clone(),
-                pre,
-                indices,
-                source,
-            }),
+            inner: Arc::new(ModuleInner { name: name.to_string(), digest: digest.clone(), pre, indices, source }),
         };
-        self.inner
-            .loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(digest, module.clone());
+        self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, module.clone());
         Ok(module)
     }
 
-    fn compile_cached(
-        &self,
-        name: &str,
-        digest: &str,
-        bytes: &[u8],
-    ) -> Result<(Component, CacheSource), HostError> {
+    fn compile_cached(&self, name: &str, digest: &str, bytes: &[u8]) -> Result<(Component, CacheSource), HostError> {
         let engine = &self.inner.engine;
-        let cached = self
-            .inner
-            .cache_dir
-            .as_ref()
-            .map(|d| d.join(format!("{digest}.cwasm")));
+        let cached = self.inner.cache_dir.as_ref().map(|d| d.join(format!("{digest}.cwasm")));
         if let Some(file) = &cached {
             if let Ok(code) = std::fs::read(file) {
                 // SAFETY: the file was written by `Component::serialize` of this
@@ -340,21 +296,12 @@ impl Runtime {
         if self.inner.config.announce_compiles {
             eprintln!("compiling {name} for the first time (cached afterwards)");
         }
-        tracing::info!(
-            module = name,
-            "compiling {name} for the first time (cached afterwards)"
-        );
+        tracing::info!(module = name, "compiling {name} for the first time (cached afterwards)");
         let started = std::time::Instant::now();
-        let component = Component::new(engine, bytes).map_err(|e| HostError::Compile {
-            name: name.to_string(),
-            message: format!("{e:#}"),
-        })?;
+        let component = Component::new(engine, bytes)
+            .map_err(|e| HostError::Compile { name: name.to_string(), message: format!("{e:#}") })?;
         self.inner.compiled.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(
-            module = name,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "compiled"
-        );
+        tracing::debug!(module = name, elapsed_ms = started.elapsed().as_millis() as u64, "compiled");
         if let Some(file) = &cached {
             if let Err(e) = store(file, &component) {
                 tracing::warn!(module = name, cache = %file.display(), "cannot write the compile cache: {e}");
@@ -371,9 +318,7 @@ fn store(file: &Path, component: &Component) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        file.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
+        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, code).map_err(|e| e.to_string())?;

@@ -154,10 +154,7 @@ impl Args {
         let list = parser.parse2(attr).map_err(|err| {
             syn::Error::new(
                 err.span(),
-                format!(
-                    "#[{}] takes no arguments or `init = \"function_name\"` ({err})",
-                    kind.attribute()
-                ),
+                format!("#[{}] takes no arguments or `init = \"function_name\"` ({err})", kind.attribute()),
             )
         })?;
         let mut args = Args::default();
@@ -206,10 +203,7 @@ impl Parse for Arg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let name: Ident = input.parse()?;
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                name.span(),
-                format!("expected `{name} = \"…\"`"),
-            ));
+            return Err(syn::Error::new(name.span(), format!("expected `{name} = \"…\"`")));
         }
         input.parse::<Token![=]>()?;
         let value: LitStr = input.parse()?;
@@ -229,11 +223,7 @@ pub fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(_) => {
             let err = syn::Error::new(
                 Span::call_site(),
-                format!(
-                    "#[{}] goes on a function `{}`",
-                    kind.attribute(),
-                    kind.signature()
-                ),
+                format!("#[{}] goes on a function `{}`", kind.attribute(), kind.signature()),
             )
             .to_compile_error();
             return quote!(#err #item);
@@ -262,11 +252,7 @@ fn check_signature(kind: Kind, func: &ItemFn) -> syn::Result<()> {
     let wrong = |span: Span, what: &str| {
         syn::Error::new(
             span,
-            format!(
-                "#[{}] expects a function with the signature `{}`, but {what}",
-                kind.attribute(),
-                kind.signature()
-            ),
+            format!("#[{}] expects a function with the signature `{}`, but {what}", kind.attribute(), kind.signature()),
         )
     };
     if let Some(asyncness) = &sig.asyncness {

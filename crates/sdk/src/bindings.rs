@@ -86,8 +86,33 @@ macro_rules! operator_world {
     };
 }
 
-operator_world!(map_world, "wasm-graph:processor/map-impl", "export_map", "::wasm_graph_sdk::__private::bindings::map_world");
-operator_world!(filter_world, "wasm-graph:processor/filter-impl", "export_filter", "::wasm_graph_sdk::__private::bindings::filter_world");
-operator_world!(branch_world, "wasm-graph:processor/branch-impl", "export_branch", "::wasm_graph_sdk::__private::bindings::branch_world");
-operator_world!(accumulate_world, "wasm-graph:processor/accumulate-impl", "export_accumulate", "::wasm_graph_sdk::__private::bindings::accumulate_world");
-operator_world!(delay_world, "wasm-graph:processor/delay-impl", "export_delay", "::wasm_graph_sdk::__private::bindings::delay_world");
+operator_world!(
+    map_world,
+    "wasm-graph:processor/map-impl",
+    "export_map",
+    "::wasm_graph_sdk::__private::bindings::map_world"
+);
+operator_world!(
+    filter_world,
+    "wasm-graph:processor/filter-impl",
+    "export_filter",
+    "::wasm_graph_sdk::__private::bindings::filter_world"
+);
+operator_world!(
+    branch_world,
+    "wasm-graph:processor/branch-impl",
+    "export_branch",
+    "::wasm_graph_sdk::__private::bindings::branch_world"
+);
+operator_world!(
+    accumulate_world,
+    "wasm-graph:processor/accumulate-impl",
+    "export_accumulate",
+    "::wasm_graph_sdk::__private::bindings::accumulate_world"
+);
+operator_world!(
+    delay_world,
+    "wasm-graph:processor/delay-impl",
+    "export_delay",
+    "::wasm_graph_sdk::__private::bindings::delay_world"
+);

@@ -11,17 +11,11 @@
 //! mock, like the host, refuses to use one name both as a counter and as a
 //! histogram ([`MetricsError::IncompatibleType`]).
 
-pub use crate::bindings::imports::wasm_graph::processor::metrics::{
-    CounterValue, HistogramValue, Label, MetricsError,
-};
+pub use crate::bindings::imports::wasm_graph::processor::metrics::{CounterValue, HistogramValue, Label, MetricsError};
 
 /// Add `value` to the counter `name`. `labels` accepts `Some(&vec)`,
 /// `Some(&[..])` or `None`.
-pub fn add_to_counter(
-    name: &str,
-    value: CounterValue,
-    labels: Option<&[Label]>,
-) -> Result<(), MetricsError> {
+pub fn add_to_counter(name: &str, value: CounterValue, labels: Option<&[Label]>) -> Result<(), MetricsError> {
     #[cfg(target_arch = "wasm32")]
     return crate::bindings::imports::wasm_graph::processor::metrics::add_to_counter(name, value, labels);
     #[cfg(not(target_arch = "wasm32"))]
@@ -29,15 +23,9 @@ pub fn add_to_counter(
 }
 
 /// Record one observation of `value` in the histogram `name`.
-pub fn record_to_histogram(
-    name: &str,
-    value: HistogramValue,
-    labels: Option<&[Label]>,
-) -> Result<(), MetricsError> {
+pub fn record_to_histogram(name: &str, value: HistogramValue, labels: Option<&[Label]>) -> Result<(), MetricsError> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::imports::wasm_graph::processor::metrics::record_to_histogram(
-        name, value, labels,
-    );
+    return crate::bindings::imports::wasm_graph::processor::metrics::record_to_histogram(name, value, labels);
     #[cfg(not(target_arch = "wasm32"))]
     return crate::testing::host::record_to_histogram(name, value, labels);
 }

@@ -24,8 +24,8 @@
 //! [`crate::testing`] can seed and inspect.
 
 pub use crate::bindings::imports::wasm_graph::processor::state_store_types::{
-    Duration, HybridLogicalClock, SetConditions, SetOptions, StateStoreDelResponse,
-    StateStoreError, StateStoreGetResponse, StateStoreSetResponse,
+    Duration, HybridLogicalClock, SetConditions, SetOptions, StateStoreDelResponse, StateStoreError,
+    StateStoreGetResponse, StateStoreSetResponse,
 };
 
 /// The value of `key` (`response`, `None` if absent) and its version.
@@ -65,11 +65,7 @@ pub fn del(
     timeout: Option<Duration>,
 ) -> Result<StateStoreDelResponse, StateStoreError> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::imports::wasm_graph::processor::state_store::del(
-        key,
-        fencing_token,
-        timeout,
-    );
+    return crate::bindings::imports::wasm_graph::processor::state_store::del(key, fencing_token, timeout);
     #[cfg(not(target_arch = "wasm32"))]
     return crate::testing::host::state_del(key, None, fencing_token, timeout);
 }
@@ -82,12 +78,7 @@ pub fn vdel(
     timeout: Option<Duration>,
 ) -> Result<StateStoreDelResponse, StateStoreError> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::imports::wasm_graph::processor::state_store::vdel(
-        key,
-        value,
-        fencing_token,
-        timeout,
-    );
+    return crate::bindings::imports::wasm_graph::processor::state_store::vdel(key, value, fencing_token, timeout);
     #[cfg(not(target_arch = "wasm32"))]
     return crate::testing::host::state_del(key, Some(value), fencing_token, timeout);
 }

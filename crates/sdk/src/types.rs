@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use crate::bindings::imports::wasm_graph::processor::{hybrid_logical_clock, types};
 
-pub use hybrid_logical_clock::{HybridLogicalClock, Nanoseconds, Seconds, Timespec};
 #[cfg(not(target_arch = "wasm32"))]
 pub use crate::testing::Buffer;
+pub use hybrid_logical_clock::{HybridLogicalClock, Nanoseconds, Seconds, Timespec};
 #[cfg(target_arch = "wasm32")]
 pub use types::Buffer;
 pub use types::{
-    BufferOrBytes, BufferOrString, DataModel, Error, InlineSchema, Message,
-    MessageProperties, MessageSchema, ModuleConfiguration, ModuleSchema, Snapshot, Timestamp,
+    BufferOrBytes, BufferOrString, DataModel, Error, InlineSchema, Message, MessageProperties, MessageSchema,
+    ModuleConfiguration, ModuleSchema, Snapshot, Timestamp,
 };
 
 impl BufferOrBytes {
@@ -104,9 +104,7 @@ impl Ord for Timespec {
 
 impl PartialEq for HybridLogicalClock {
     fn eq(&self, other: &Self) -> bool {
-        self.timestamp == other.timestamp
-            && self.counter == other.counter
-            && self.node_id == other.node_id
+        self.timestamp == other.timestamp && self.counter == other.counter && self.node_id == other.node_id
     }
 }
 
@@ -114,9 +112,7 @@ impl Eq for HybridLogicalClock {}
 
 impl PartialEq for ModuleSchema {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.content_type == other.content_type
-            && self.content == other.content
+        self.name == other.name && self.content_type == other.content_type && self.content == other.content
     }
 }
 

@@ -244,21 +244,12 @@ impl StateStore {
     }
 
     /// Remove `key`; `deleted` is 1 if it was present, else 0.
-    pub fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DelResponse, StateStoreError> {
+    pub fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> Result<DelResponse, StateStoreError> {
         self.del_at(key, None, fencing_token, Instant::now())
     }
 
     /// Remove `key` only if it holds exactly `value`; `deleted` is 1 if removed.
-    pub fn vdel(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DelResponse, StateStoreError> {
+    pub fn vdel(&self, key: &[u8], value: &[u8], fencing_token: Option<&Hlc>) -> Result<DelResponse, StateStoreError> {
         self.del_at(key, Some(value), fencing_token, Instant::now())
     }
 
@@ -277,12 +268,8 @@ impl StateStore {
     pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
         let now = Instant::now();
         let inner = self.lock();
-        let mut all: Vec<_> = inner
-            .entries
-            .iter()
-            .filter(|(_, e)| e.live(now))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
-            .collect();
+        let mut all: Vec<_> =
+            inner.entries.iter().filter(|(_, e)| e.live(now)).map(|(k, e)| (k.clone(), e.value.clone())).collect();
         all.sort();
         all
     }
@@ -296,25 +283,17 @@ impl StateStore {
     pub fn seed_from_json(&self, text: &str) -> Result<usize, SeedError> {
         let doc: serde_json::Value = serde_json::from_str(text)?;
         let serde_json::Value::Array(items) = doc else {
-            return Err(SeedError::NotAList {
-                found: json_kind(&doc),
-            });
+            return Err(SeedError::NotAList { found: json_kind(&doc) });
         };
         let mut pairs = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let entry = match item {
                 serde_json::Value::Object(map) if map.len() == 1 => map.into_iter().next(),
                 serde_json::Value::Object(map) => {
-                    return Err(SeedError::BadEntry {
-                        index,
-                        found: format!("an object with {} keys", map.len()),
-                    });
+                    return Err(SeedError::BadEntry { index, found: format!("an object with {} keys", map.len()) });
                 }
                 other => {
-                    return Err(SeedError::BadEntry {
-                        index,
-                        found: json_kind(&other).to_string(),
-                    });
+                    return Err(SeedError::BadEntry { index, found: json_kind(&other).to_string() });
                 }
             };
             if let Some((key, value)) = entry {
@@ -336,10 +315,7 @@ impl StateStore {
     fn get_at(&self, key: &[u8], now: Instant) -> GetResponse {
         let mut inner = self.lock();
         match inner.live(key, now) {
-            Some(e) => GetResponse {
-                value: Some(e.value.clone()),
-                version: Some(e.version.clone()),
-            },
+            Some(e) => GetResponse { value: Some(e.value.clone()), version: Some(e.version.clone()) },
             None => GetResponse::default(),
         }
     }
@@ -362,25 +338,12 @@ impl StateStore {
         };
         if !allowed {
             let version = existing.map(|e| e.version.clone());
-            return Ok(SetResponse {
-                written: false,
-                version,
-            });
+            return Ok(SetResponse { written: false, version });
         }
         let version = inner.clock.now();
         let expires_at = options.expires.and_then(|d| now.checked_add(d));
-        inner.entries.insert(
-            key.to_vec(),
-            Entry {
-                value: value.to_vec(),
-                version: version.clone(),
-                expires_at,
-            },
-        );
-        Ok(SetResponse {
-            written: true,
-            version: Some(version),
-        })
+        inner.entries.insert(key.to_vec(), Entry { value: value.to_vec(), version: version.clone(), expires_at });
+        Ok(SetResponse { written: true, version: Some(version) })
     }
 
     fn del_at(
@@ -398,17 +361,11 @@ impl StateStore {
             (Some(e), Some(v)) => e.value == v,
         };
         if !remove {
-            return Ok(DelResponse {
-                deleted: 0,
-                version: None,
-            });
+            return Ok(DelResponse { deleted: 0, version: None });
         }
         inner.entries.remove(key);
         let version = inner.clock.now();
-        Ok(DelResponse {
-            deleted: 1,
-            version: Some(version),
-        })
+        Ok(DelResponse { deleted: 1, version: Some(version) })
     }
 }
 
@@ -428,10 +385,7 @@ mod tests {
     use super::*;
 
     fn opts(conditions: SetConditions) -> SetOptions {
-        SetOptions {
-            conditions,
-            expires: None,
-        }
+        SetOptions { conditions, expires: None }
     }
 
     #[test]
@@ -448,21 +402,9 @@ mod tests {
     #[test]
     fn versions_grow_with_every_set() {
         let s = StateStore::new();
-        let a = s
-            .set(b"k", b"1", None, SetOptions::default())
-            .unwrap()
-            .version
-            .unwrap();
-        let b = s
-            .set(b"k", b"2", None, SetOptions::default())
-            .unwrap()
-            .version
-            .unwrap();
-        let c = s
-            .set(b"other", b"3", None, SetOptions::default())
-            .unwrap()
-            .version
-            .unwrap();
+        let a = s.set(b"k", b"1", None, SetOptions::default()).unwrap().version.unwrap();
+        let b = s.set(b"k", b"2", None, SetOptions::default()).unwrap().version.unwrap();
+        let c = s.set(b"other", b"3", None, SetOptions::default()).unwrap().version.unwrap();
         assert!(a < b && b < c);
         assert_eq!(&*a.node_id, "state-store");
     }
@@ -470,18 +412,11 @@ mod tests {
     #[test]
     fn only_if_does_not_exist() {
         let s = StateStore::new();
-        let first = s
-            .set(b"k", b"a", None, opts(SetConditions::OnlyIfDoesNotExist))
-            .unwrap();
+        let first = s.set(b"k", b"a", None, opts(SetConditions::OnlyIfDoesNotExist)).unwrap();
         assert!(first.written);
-        let second = s
-            .set(b"k", b"b", None, opts(SetConditions::OnlyIfDoesNotExist))
-            .unwrap();
+        let second = s.set(b"k", b"b", None, opts(SetConditions::OnlyIfDoesNotExist)).unwrap();
         assert!(!second.written);
-        assert_eq!(
-            second.version, first.version,
-            "a refused set reports the existing version"
-        );
+        assert_eq!(second.version, first.version, "a refused set reports the existing version");
         assert_eq!(s.get(b"k").value.as_deref(), Some(&b"a"[..]));
     }
 
@@ -493,10 +428,7 @@ mod tests {
         assert!(first.written);
         let same = s.set(b"k", b"a", None, c).unwrap();
         assert!(same.written);
-        assert!(
-            same.version > first.version,
-            "an equal write refreshes the version"
-        );
+        assert!(same.version > first.version, "an equal write refreshes the version");
         let different = s.set(b"k", b"b", None, c).unwrap();
         assert!(!different.written);
         assert_eq!(s.get(b"k").value.as_deref(), Some(&b"a"[..]));
@@ -506,11 +438,7 @@ mod tests {
     fn unconditional_overwrites() {
         let s = StateStore::new();
         s.set(b"k", b"a", None, SetOptions::default()).unwrap();
-        assert!(
-            s.set(b"k", b"b", None, opts(SetConditions::Unconditional))
-                .unwrap()
-                .written
-        );
+        assert!(s.set(b"k", b"b", None, opts(SetConditions::Unconditional)).unwrap().written);
         assert_eq!(s.get(b"k").value.as_deref(), Some(&b"b"[..]));
     }
 
@@ -518,24 +446,13 @@ mod tests {
     fn expired_keys_behave_as_absent() {
         let s = StateStore::new();
         let t0 = Instant::now();
-        let o = SetOptions {
-            conditions: SetConditions::Unconditional,
-            expires: Some(Duration::from_secs(10)),
-        };
+        let o = SetOptions { conditions: SetConditions::Unconditional, expires: Some(Duration::from_secs(10)) };
         s.set_at(b"k", b"a", None, o, t0).unwrap();
         assert!(s.get_at(b"k", t0 + Duration::from_secs(9)).value.is_some());
         let later = t0 + Duration::from_secs(10);
         assert_eq!(s.get_at(b"k", later), GetResponse::default());
         // absent for conditions, del and vdel too
-        let nx = s
-            .set_at(
-                b"k",
-                b"b",
-                None,
-                opts(SetConditions::OnlyIfDoesNotExist),
-                later,
-            )
-            .unwrap();
+        let nx = s.set_at(b"k", b"b", None, opts(SetConditions::OnlyIfDoesNotExist), later).unwrap();
         assert!(nx.written);
         s.set_at(b"e", b"x", None, o, t0).unwrap();
         assert_eq!(s.del_at(b"e", None, None, later).unwrap().deleted, 0);
@@ -546,13 +463,7 @@ mod tests {
     #[test]
     fn del_returns_count() {
         let s = StateStore::new();
-        assert_eq!(
-            s.del(b"k", None).unwrap(),
-            DelResponse {
-                deleted: 0,
-                version: None
-            }
-        );
+        assert_eq!(s.del(b"k", None).unwrap(), DelResponse { deleted: 0, version: None });
         s.set(b"k", b"a", None, SetOptions::default()).unwrap();
         let d = s.del(b"k", None).unwrap();
         assert_eq!(d.deleted, 1);
@@ -577,14 +488,8 @@ mod tests {
         let s = StateStore::new();
         let t1 = Hlc::new(100, 0, "a");
         let t2 = Hlc::new(100, 1, "b");
-        assert!(
-            s.set(b"k", b"1", Some(&t2), SetOptions::default())
-                .unwrap()
-                .written
-        );
-        let err = s
-            .set(b"k", b"2", Some(&t1), SetOptions::default())
-            .unwrap_err();
+        assert!(s.set(b"k", b"1", Some(&t2), SetOptions::default()).unwrap().written);
+        let err = s.set(b"k", b"2", Some(&t1), SetOptions::default()).unwrap_err();
         assert!(matches!(err, StateStoreError::FencingTokenTooOld { .. }));
         assert!(err.to_string().contains("older"), "{err}");
         assert_eq!(s.get(b"k").value.as_deref(), Some(&b"1"[..]));
@@ -592,31 +497,15 @@ mod tests {
         assert!(s.vdel(b"k", b"1", Some(&t1)).is_err());
         assert_eq!(s.get(b"k").value.as_deref(), Some(&b"1"[..]));
         // equal and newer tokens are accepted; no token is not checked
-        assert!(
-            s.set(b"k", b"3", Some(&t2), SetOptions::default())
-                .unwrap()
-                .written
-        );
-        assert!(
-            s.set(b"k", b"4", None, SetOptions::default())
-                .unwrap()
-                .written
-        );
+        assert!(s.set(b"k", b"3", Some(&t2), SetOptions::default()).unwrap().written);
+        assert!(s.set(b"k", b"4", None, SetOptions::default()).unwrap().written);
         let t3 = Hlc::new(200, 0, "c");
         assert_eq!(s.del(b"k", Some(&t3)).unwrap().deleted, 1);
         // the token outlives the value: t2 is now too old even for a fresh set
         assert!(s.set(b"k", b"5", Some(&t2), SetOptions::default()).is_err());
-        assert!(
-            s.set(b"k", b"5", Some(&t3), SetOptions::default())
-                .unwrap()
-                .written
-        );
+        assert!(s.set(b"k", b"5", Some(&t3), SetOptions::default()).unwrap().written);
         // tokens are per key
-        assert!(
-            s.set(b"other", b"x", Some(&t1), SetOptions::default())
-                .unwrap()
-                .written
-        );
+        assert!(s.set(b"other", b"x", Some(&t1), SetOptions::default()).unwrap().written);
     }
 
     #[test]
@@ -624,34 +513,18 @@ mod tests {
         let s = StateStore::new();
         s.set(b"k", b"1", None, SetOptions::default()).unwrap();
         let t5 = Hlc::new(5, 0, "");
-        let r = s
-            .set(
-                b"k",
-                b"2",
-                Some(&t5),
-                opts(SetConditions::OnlyIfDoesNotExist),
-            )
-            .unwrap();
+        let r = s.set(b"k", b"2", Some(&t5), opts(SetConditions::OnlyIfDoesNotExist)).unwrap();
         assert!(!r.written);
-        assert!(s
-            .set(b"k", b"2", Some(&Hlc::new(4, 0, "")), SetOptions::default())
-            .is_err());
+        assert!(s.set(b"k", b"2", Some(&Hlc::new(4, 0, "")), SetOptions::default()).is_err());
     }
 
     #[test]
     fn seed_from_json_stores_strings_as_bytes_and_others_as_json() {
         let s = StateStore::new();
-        let n = s
-            .seed_from_json(
-                r#"[{"factoryId":"factoryA"},{"limits":{"max": 3}},{"n":42},{"flag":true}]"#,
-            )
-            .unwrap();
+        let n = s.seed_from_json(r#"[{"factoryId":"factoryA"},{"limits":{"max": 3}},{"n":42},{"flag":true}]"#).unwrap();
         assert_eq!(n, 4);
         assert_eq!(s.get(b"factoryId").value.as_deref(), Some(&b"factoryA"[..]));
-        assert_eq!(
-            s.get(b"limits").value.as_deref(),
-            Some(&br#"{"max":3}"#[..])
-        );
+        assert_eq!(s.get(b"limits").value.as_deref(), Some(&br#"{"max":3}"#[..]));
         assert_eq!(s.get(b"n").value.as_deref(), Some(&b"42"[..]));
         assert_eq!(s.get(b"flag").value.as_deref(), Some(&b"true"[..]));
         assert_eq!(s.len(), 4);
@@ -665,9 +538,7 @@ mod tests {
         let e = s.seed_from_json(r#"{"a":"b"}"#).unwrap_err();
         assert!(e.to_string().contains("must be a JSON list"), "{e}");
         assert!(e.to_string().contains("an object"), "{e}");
-        let e = s
-            .seed_from_json(r#"[{"a":"b"},{"c":"d","e":"f"}]"#)
-            .unwrap_err();
+        let e = s.seed_from_json(r#"[{"a":"b"},{"c":"d","e":"f"}]"#).unwrap_err();
         assert!(e.to_string().contains("element 1"), "{e}");
         assert!(e.to_string().contains("2 keys"), "{e}");
         let e = s.seed_from_json(r#"[{"a":"b"}, "x"]"#).unwrap_err();

@@ -32,7 +32,11 @@ impl fmt::Display for Mismatch {
 pub fn compare(expected: &Value, actual: &Value) -> Result<(), Vec<Mismatch>> {
     let mut out = Vec::new();
     diff("", expected, actual, &mut out);
-    if out.is_empty() { Ok(()) } else { Err(out) }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(out)
+    }
 }
 
 fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
@@ -78,7 +82,11 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 #[cfg(test)]
@@ -98,11 +106,7 @@ mod tests {
         let text: Vec<String> = err.iter().map(|m| m.to_string()).collect();
         assert_eq!(
             text,
-            [
-                "[0].p.y: expected 2, but there was nothing",
-                "[0].p.z: unexpected 3",
-                "[1]: unexpected {}",
-            ]
+            ["[0].p.y: expected 2, but there was nothing", "[0].p.z: unexpected 3", "[1]: unexpected {}",]
         );
     }
 }

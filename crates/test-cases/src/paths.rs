@@ -44,12 +44,10 @@ fn lookup<'v>(value: &'v Value, path: &str) -> Option<(Vec<String>, &'v Value)> 
     let mut i = 0;
     while i < segments.len() {
         let Value::Object(map) = current else { return None };
-        let (key, next, used) = (i + 1..=segments.len())
-            .rev()
-            .find_map(|end| {
-                let key = segments[i..end].join(".");
-                map.get(&key).map(|v| (key, v, end))
-            })?;
+        let (key, next, used) = (i + 1..=segments.len()).rev().find_map(|end| {
+            let key = segments[i..end].join(".");
+            map.get(&key).map(|v| (key, v, end))
+        })?;
         keys.push(key);
         current = next;
         i = used;

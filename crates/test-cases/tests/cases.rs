@@ -8,7 +8,9 @@ fn case(dir: &std::path::Path, expected: &str, extra: &str) -> TestCase {
     let file = dir.join("x.test.yaml");
     std::fs::write(
         &file,
-        format!("name: \"x\"\ngraph: \"g.yaml\"\ninput: \"./in\"\nexpected: \"./expected.json\"\ntimeout: 5000\n{extra}"),
+        format!(
+            "name: \"x\"\ngraph: \"g.yaml\"\ninput: \"./in\"\nexpected: \"./expected.json\"\ntimeout: 5000\n{extra}"
+        ),
     )
     .unwrap();
     TestCase::load(&file).unwrap()

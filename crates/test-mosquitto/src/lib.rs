@@ -24,7 +24,9 @@ pub fn wait_port(port: u16) {
 
 /// The mosquitto binary; panics with how to install it when there is none.
 pub fn mosquitto_binary() -> PathBuf {
-    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"] {
+    for candidate in
+        ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"]
+    {
         if Path::new(candidate).exists() {
             return candidate.into();
         }

@@ -72,12 +72,7 @@ impl Hlc {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{sub:09}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        )
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{sub:09}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
     }
 }
 
@@ -211,9 +206,6 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(Hlc::new(0, 0, "").to_rfc3339(), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            Hlc::new(1_700_000_000_500_000_000, 0, "").to_rfc3339(),
-            "2023-11-14T22:13:20.500000000Z"
-        );
+        assert_eq!(Hlc::new(1_700_000_000_500_000_000, 0, "").to_rfc3339(), "2023-11-14T22:13:20.500000000Z");
     }
 }

@@ -10,7 +10,7 @@ mod hlc;
 mod kind;
 mod record;
 
+pub use bytes::Bytes;
 pub use hlc::{wall_nanos, Hlc, HlcClock};
 pub use kind::{OperatorKind, UnknownOperatorKind};
 pub use record::{DataModel, Message, MessageSchema, Record, Snapshot};
-pub use bytes::Bytes;

@@ -26,7 +26,8 @@ fn child() -> Result<()> {
     let t_rt = t0.elapsed();
     let mut values = wasmgraph_config::ParameterValues::new();
     values.entry("module-temperature/filter".into()).or_default().insert("temperature_lower_bound".into(), "0".into());
-    let (plan, validated) = load_plan_timed(&root.join("examples/graphs/complex.yaml"), &root.join("examples/operators"), &values, &rt)?;
+    let (plan, validated) =
+        load_plan_timed(&root.join("examples/graphs/complex.yaml"), &root.join("examples/operators"), &values, &rt)?;
     let t_plan = t0.elapsed();
     let disk = rt.stats().disk_hits;
     let compiled = rt.stats().compiled;
@@ -91,17 +92,38 @@ fn main() -> Result<()> {
         quantile(&mut c, 0.5)
     };
     figure("start.runtime_ms", col(0), "ms", "process main -> Runtime::new done (engine, linker, epoch thread)");
-    figure("start.plan_ms", col(1), "ms", "process main -> complex graph validated, modules loaded from the warm cache");
-    figure("start.validate_ms", col(9), "ms", "of which: validating the graph (wasmgraph-config, reading module exports)");
-    figure("start.first_record_ms", col(2), "ms", "process main -> first output record of the complex example, warm cache (target < 50)");
+    figure(
+        "start.plan_ms",
+        col(1),
+        "ms",
+        "process main -> complex graph validated, modules loaded from the warm cache",
+    );
+    figure(
+        "start.validate_ms",
+        col(9),
+        "ms",
+        "of which: validating the graph (wasmgraph-config, reading module exports)",
+    );
+    figure(
+        "start.first_record_ms",
+        col(2),
+        "ms",
+        "process main -> first output record of the complex example, warm cache (target < 50)",
+    );
     figure("footprint.rss_base_mib", col(3) / 1024.0, "MiB", "RSS of the bench process at main (the floor)");
-    figure("footprint.rss_running_mib", col(4) / 1024.0, "MiB", "RSS with the complex graph loaded and running (2 workers), at its first output record");
+    figure(
+        "footprint.rss_running_mib",
+        col(4) / 1024.0,
+        "MiB",
+        "RSS with the complex graph loaded and running (2 workers), at its first output record",
+    );
     figure("footprint.rss_peak_mib", col(5) / 1024.0, "MiB", "peak RSS (VmHWM) over the complex example run");
 
     // Re-creation of a trapped instance.
     let rt = runtime(Some(bench_cache_dir()))?;
     let module = rt.load(&guest_wasm("panic-every-third"))?;
-    let config = OperatorConfig { operation: "panics".into(), kind: OperatorKind::Map, properties: vec![], schemas: vec![] };
+    let config =
+        OperatorConfig { operation: "panics".into(), kind: OperatorKind::Map, properties: vec![], schemas: vec![] };
     let mut op = Operator::instantiate(&rt, &module, config.clone())?;
     let record = message(1, READING);
     let calls = if quick() { 300 } else { 6000 };
@@ -110,7 +132,11 @@ fn main() -> Result<()> {
         let t = Instant::now();
         let r = op.map(&record);
         let ns = t.elapsed().as_nanos() as f64;
-        if r.is_ok() { ok.push(ns) } else { trapped.push(ns) }
+        if r.is_ok() {
+            ok.push(ns)
+        } else {
+            trapped.push(ns)
+        }
     }
     let recreations = op.stats().recreations;
     let recreate_us = op.stats().recreation_nanos as f64 / recreations.max(1) as f64 / 1e3;
@@ -120,9 +146,24 @@ fn main() -> Result<()> {
     let ok_us = quantile(&mut ok, 0.5) / 1e3;
     let trap_us = quantile(&mut trapped, 0.5) / 1e3;
     figure("recreate.ok_call_us", ok_us, "us", "a normal call of the panicking guest");
-    figure("recreate.trapped_call_us", trap_us, "us", "a call that traps, including re-creating and re-initialising the instance");
-    figure("recreate.cost_us", trap_us - ok_us, "us", "everything a trap costs: trapped call - normal call (the trap, its message and backtrace, re-creation)");
-    figure("recreate.recreate_us", recreate_us, "us", "re-creating the trapped instance (drop the store, instantiate, init), timed by the host (target < 50)");
+    figure(
+        "recreate.trapped_call_us",
+        trap_us,
+        "us",
+        "a call that traps, including re-creating and re-initialising the instance",
+    );
+    figure(
+        "recreate.cost_us",
+        trap_us - ok_us,
+        "us",
+        "everything a trap costs: trapped call - normal call (the trap, its message and backtrace, re-creation)",
+    );
+    figure(
+        "recreate.recreate_us",
+        recreate_us,
+        "us",
+        "re-creating the trapped instance (drop the store, instantiate, init), timed by the host (target < 50)",
+    );
     let mut inst = Vec::new();
     for _ in 0..(calls / 10).max(50) {
         let t = Instant::now();
@@ -130,6 +171,11 @@ fn main() -> Result<()> {
         inst.push(t.elapsed().as_nanos() as f64);
         drop(o);
     }
-    figure("recreate.instantiate_us", quantile(&mut inst, 0.5) / 1e3, "us", "Operator::instantiate (store, instance, init) of the same guest");
+    figure(
+        "recreate.instantiate_us",
+        quantile(&mut inst, 0.5) / 1e3,
+        "us",
+        "Operator::instantiate (store, instance, init) of the same guest",
+    );
     Ok(())
 }

@@ -43,7 +43,12 @@ fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result
         nodes: vec![
             node("source", NodeKind::Source, None, None),
             node("map", NodeKind::Map, Some(0), Some(factory(&map_module, map_op, OperatorKind::Map))),
-            node("filter", NodeKind::Filter, Some(1), Some(factory(&temperature, "module-temperature/filter", OperatorKind::Filter))),
+            node(
+                "filter",
+                NodeKind::Filter,
+                Some(1),
+                Some(factory(&temperature, "module-temperature/filter", OperatorKind::Filter)),
+            ),
             node("sink", NodeKind::Sink, Some(2), None),
         ],
     })
@@ -79,7 +84,11 @@ fn run(plan: Plan, items: Vec<wasmgraph_connectors::Incoming>, workers: usize) -
     )?;
     let secs = started.elapsed().as_secs_f64();
     let cpu = process_cpu_secs() - cpu;
-    println!("  ({n} records, {workers} worker(s): {:.0} records/s, {:.2} us CPU per record)", n as f64 / secs, cpu * 1e6 / n as f64);
+    println!(
+        "  ({n} records, {workers} worker(s): {:.0} records/s, {:.2} us CPU per record)",
+        n as f64 / secs,
+        cpu * 1e6 / n as f64
+    );
     Ok((n as f64 / secs, seen.count.load(Ordering::Relaxed)))
 }
 
@@ -137,14 +146,34 @@ fn main() -> Result<()> {
         if worker_counts.len() == 1 {
             let w = worker_counts[0];
             let r = quantile(&mut rates[w - 1], 0.5);
-            figure(&format!("graph.{label}.w{w}"), r, "records/s", &format!("source -> {label} map -> filter -> sink, {w} worker(s)"));
+            figure(
+                &format!("graph.{label}.w{w}"),
+                r,
+                "records/s",
+                &format!("source -> {label} map -> filter -> sink, {w} worker(s)"),
+            );
             continue;
         }
         let r1 = quantile(&mut rates[0], 0.5);
         let r2 = quantile(&mut rates[1], 0.5);
-        figure(&format!("graph.{label}.w1"), r1, "records/s", &format!("source -> {label} map -> filter -> sink, 1 worker"));
-        figure(&format!("graph.{label}.w2"), r2, "records/s", &format!("source -> {label} map -> filter -> sink, 2 workers"));
-        figure(&format!("graph.{label}.scaling"), r2 / r1, "x", &format!("{label} graph 2 workers / 1 worker (target >= 1.8)"));
+        figure(
+            &format!("graph.{label}.w1"),
+            r1,
+            "records/s",
+            &format!("source -> {label} map -> filter -> sink, 1 worker"),
+        );
+        figure(
+            &format!("graph.{label}.w2"),
+            r2,
+            "records/s",
+            &format!("source -> {label} map -> filter -> sink, 2 workers"),
+        );
+        figure(
+            &format!("graph.{label}.scaling"),
+            r2 / r1,
+            "x",
+            &format!("{label} graph 2 workers / 1 worker (target >= 1.8)"),
+        );
         figure(
             &format!("graph.{label}.scaling_vs_machine"),
             quantile(&mut relative, 0.5),
@@ -153,7 +182,12 @@ fn main() -> Result<()> {
         );
     }
     if !machines.is_empty() {
-        figure("graph.machine_scaling", quantile(&mut machines, 0.5), "x", "native F->C on 2 threads / 1 thread, next to each round of graph runs (median)");
+        figure(
+            "graph.machine_scaling",
+            quantile(&mut machines, 0.5),
+            "x",
+            "native F->C on 2 threads / 1 thread, next to each round of graph runs (median)",
+        );
     }
 
     // Complex example: delay windows, branch, map, filter, three accumulates, enrichment.

@@ -241,7 +241,13 @@ fn sleep_until(at: Instant) {
 
 /// Publish `n` readings to `topic`, as fast as possible (`interval` None) or
 /// paced; returns the scheduled send times.
-fn publish(rt: &tokio::runtime::Runtime, p: &Publisher, topic: &str, n: usize, interval: Option<Duration>) -> Vec<Instant> {
+fn publish(
+    rt: &tokio::runtime::Runtime,
+    p: &Publisher,
+    topic: &str,
+    n: usize,
+    interval: Option<Duration>,
+) -> Vec<Instant> {
     let mut sent = Vec::with_capacity(n);
     let start = Instant::now();
     for i in 0..n {
@@ -318,7 +324,14 @@ struct Run {
 }
 
 /// Messages/s from the first send to the `n`-th receipt, and the CPU spent.
-fn measure(rt: &tokio::runtime::Runtime, p: &Publisher, sub: &Subscriber, topic: &str, n: usize, broker_pid: u32) -> Result<Run> {
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    p: &Publisher,
+    sub: &Subscriber,
+    topic: &str,
+    n: usize,
+    broker_pid: u32,
+) -> Result<Run> {
     sub.reset();
     let before = cpu_now(broker_pid);
     let sent = publish(rt, p, topic, n, None);
@@ -346,14 +359,22 @@ fn median<T>(runs: &[T], f: impl Fn(&T) -> f64) -> f64 {
 }
 
 /// p50 and p99 latency (ms) at `rate` messages/s for `n` messages.
-fn latency(rt: &tokio::runtime::Runtime, p: &Publisher, sub: &Subscriber, topic: &str, n: usize, rate: f64) -> Result<(f64, f64)> {
+fn latency(
+    rt: &tokio::runtime::Runtime,
+    p: &Publisher,
+    sub: &Subscriber,
+    topic: &str,
+    n: usize,
+    rate: f64,
+) -> Result<(f64, f64)> {
     sub.reset();
     let sent = publish(rt, p, topic, n, Some(Duration::from_secs_f64(1.0 / rate)));
     if !sub.wait_for(n as u64, Duration::from_secs(120)) {
         bail!("only {} of {n} paced messages arrived", sub.received.load(Ordering::Relaxed));
     }
     let arrivals = sub.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let mut ms: Vec<f64> = sent.iter().zip(&arrivals).map(|(s, a)| a.saturating_duration_since(*s).as_secs_f64() * 1e3).collect();
+    let mut ms: Vec<f64> =
+        sent.iter().zip(&arrivals).map(|(s, a)| a.saturating_duration_since(*s).as_secs_f64() * 1e3).collect();
     let dump: String = arg("--latency-dump", String::new());
     if !dump.is_empty() {
         let text: String = ms.iter().map(|v| format!("{v:.3}\n")).collect();
@@ -368,13 +389,30 @@ fn plan(rt: &Runtime) -> Result<Plan> {
     let factory = Arc::new(WasmOperatorFactory::new(
         rt.clone(),
         module,
-        OperatorConfig { operation: "module-temperature/map".into(), kind: OperatorKind::Map, properties: vec![], schemas: vec![] },
+        OperatorConfig {
+            operation: "module-temperature/map".into(),
+            kind: OperatorKind::Map,
+            properties: vec![],
+            schemas: vec![],
+        },
     ));
     Ok(Plan {
         nodes: vec![
             Node { name: "source".into(), kind: NodeKind::Source, inputs: vec![], factory: None, sequential: false },
-            Node { name: "map".into(), kind: NodeKind::Map, inputs: vec![Input { from: 0, arm: None }], factory: Some(factory), sequential: false },
-            Node { name: "sink".into(), kind: NodeKind::Sink, inputs: vec![Input { from: 1, arm: None }], factory: None, sequential: false },
+            Node {
+                name: "map".into(),
+                kind: NodeKind::Map,
+                inputs: vec![Input { from: 0, arm: None }],
+                factory: Some(factory),
+                sequential: false,
+            },
+            Node {
+                name: "sink".into(),
+                kind: NodeKind::Sink,
+                inputs: vec![Input { from: 1, arm: None }],
+                factory: None,
+                sequential: false,
+            },
         ],
     })
 }
@@ -391,23 +429,34 @@ fn main() -> Result<()> {
 
     // The graph, running until stopped.
     let host = runtime(Some(bench_cache_dir()))?;
-    let mut source_config = MqttSourceConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-in"), vec!["bench/in".into()]);
+    let mut source_config =
+        MqttSourceConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-in"), vec!["bench/in".into()]);
     source_config.receive_maximum = arg("--receive-maximum", source_config.receive_maximum);
     let source = MqttSource::connect(source_config)?;
     if !source.wait_subscribed(Duration::from_secs(10)) {
         bail!("the graph's MQTT source did not subscribe");
     }
     let stop = source.stop_handle();
-    let sink = MqttSink::connect(MqttSinkConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-out"), "bench/out"))?;
+    let sink =
+        MqttSink::connect(MqttSinkConfig::new(MqttConnection::new("127.0.0.1", port, "bench-graph-out"), "bench/out"))?;
     let plan = plan(&host)?;
     let stats = Arc::new(Stats::for_plan(&plan));
     let engine = std::thread::spawn(move || {
-        wasmgraph_engine::run(plan, Box::new(source), Box::new(sink), stats, RunOptions {
-            workers: 1,
-            batch: arg("--batch", RunOptions::default().batch),
-            poll_wait: Duration::from_millis(arg("--poll-wait-ms", RunOptions::default().poll_wait.as_millis() as u64)),
-            ..RunOptions::default()
-        })
+        wasmgraph_engine::run(
+            plan,
+            Box::new(source),
+            Box::new(sink),
+            stats,
+            RunOptions {
+                workers: 1,
+                batch: arg("--batch", RunOptions::default().batch),
+                poll_wait: Duration::from_millis(arg(
+                    "--poll-wait-ms",
+                    RunOptions::default().poll_wait.as_millis() as u64,
+                )),
+                ..RunOptions::default()
+            },
+        )
     });
 
     let pubr = publisher(&tokio_rt, port, "bench-publisher");
@@ -450,19 +499,49 @@ fn main() -> Result<()> {
     let graph = median(&graph_runs, rate);
     let hops = median(&hop_runs, rate);
     figure("mqtt.broker_rate", broker, "msgs/s", "broker alone: publisher -> mosquitto -> subscriber, QoS 1");
-    figure("mqtt.graph_rate", graph, "msgs/s", "graph: publisher -> mosquitto -> source -> F->C map -> sink -> mosquitto -> subscriber");
+    figure(
+        "mqtt.graph_rate",
+        graph,
+        "msgs/s",
+        "graph: publisher -> mosquitto -> source -> F->C map -> sink -> mosquitto -> subscriber",
+    );
     figure("mqtt.ratio", graph / broker, "of broker", "graph / broker-only relay rate (target >= 0.80)");
-    figure("mqtt.two_hop_rate", hops, "msgs/s", "no graph, two broker hops: publisher -> mosquitto -> plain relay client -> mosquitto -> subscriber");
-    figure("mqtt.ratio_two_hop", graph / hops, "of two-hop relay", "graph / plain two-hop relay (the same broker work as the graph path)");
+    figure(
+        "mqtt.two_hop_rate",
+        hops,
+        "msgs/s",
+        "no graph, two broker hops: publisher -> mosquitto -> plain relay client -> mosquitto -> subscriber",
+    );
+    figure(
+        "mqtt.ratio_two_hop",
+        graph / hops,
+        "of two-hop relay",
+        "graph / plain two-hop relay (the same broker work as the graph path)",
+    );
 
     // Where the CPU goes. mosquitto is single-threaded: its share of one core
     // near 1.0 means the broker is the bottleneck, and its CPU per message
     // bounds every path's rate (1e6 / µs per message).
     let share = |r: &Run| r.broker_share;
     let b_us = |r: &Run| r.broker_us;
-    figure("mqtt.broker_cpu_broker", median(&broker_runs, share), "of a core", "mosquitto's CPU share during the broker-only runs");
-    figure("mqtt.broker_cpu_graph", median(&graph_runs, share), "of a core", "mosquitto's CPU share during the graph runs");
-    figure("mqtt.broker_cpu_two_hop", median(&hop_runs, share), "of a core", "mosquitto's CPU share during the two-hop relay runs");
+    figure(
+        "mqtt.broker_cpu_broker",
+        median(&broker_runs, share),
+        "of a core",
+        "mosquitto's CPU share during the broker-only runs",
+    );
+    figure(
+        "mqtt.broker_cpu_graph",
+        median(&graph_runs, share),
+        "of a core",
+        "mosquitto's CPU share during the graph runs",
+    );
+    figure(
+        "mqtt.broker_cpu_two_hop",
+        median(&hop_runs, share),
+        "of a core",
+        "mosquitto's CPU share during the two-hop relay runs",
+    );
     let (us_one, us_graph, us_two) = (median(&broker_runs, b_us), median(&graph_runs, b_us), median(&hop_runs, b_us));
     figure("mqtt.broker_us_broker", us_one, "µs/msg", "mosquitto CPU per message, broker-only path");
     figure("mqtt.broker_us_graph", us_graph, "µs/msg", "mosquitto CPU per message, graph path");
@@ -473,9 +552,24 @@ fn main() -> Result<()> {
         "of broker",
         "highest graph / broker-only ratio a saturated mosquitto allows (its µs/msg broker-only / graph path)",
     );
-    figure("mqtt.graph_us", median(&graph_runs, |r| r.graph_us), "µs/msg", "CPU per message of the graph's threads (source, sink, engine)");
-    figure("mqtt.graph_io_us", median(&graph_runs, |r| r.io_us), "µs/msg", "of which the MQTT network thread(s) of source and sink");
-    figure("mqtt.harness_us_graph", median(&graph_runs, |r| r.harness_us), "µs/msg", "CPU per message of the bench's publisher and subscribers, graph runs");
+    figure(
+        "mqtt.graph_us",
+        median(&graph_runs, |r| r.graph_us),
+        "µs/msg",
+        "CPU per message of the graph's threads (source, sink, engine)",
+    );
+    figure(
+        "mqtt.graph_io_us",
+        median(&graph_runs, |r| r.io_us),
+        "µs/msg",
+        "of which the MQTT network thread(s) of source and sink",
+    );
+    figure(
+        "mqtt.harness_us_graph",
+        median(&graph_runs, |r| r.harness_us),
+        "µs/msg",
+        "CPU per message of the bench's publisher and subscribers, graph runs",
+    );
 
     let rate = arg("--latency-rate", graph / 2.0);
     let secs = if quick() { 1.0 } else { arg("--latency-secs", 5.0) };
@@ -498,13 +592,23 @@ fn main() -> Result<()> {
     let spread = |f: fn(f64, f64) -> f64, start: f64| graph_lat.iter().map(|l| l.1).fold(start, f);
     figure("mqtt.latency_rate", rate, "msgs/s", "paced rate for latency (half the graph's maximum)");
     figure("mqtt.graph_p50_ms", p50, "ms", "graph end-to-end latency p50 at half load (median of the rounds)");
-    figure("mqtt.graph_p99_ms", p99, "ms", "graph end-to-end latency p99 at half load, median of the rounds (target < 5)");
+    figure(
+        "mqtt.graph_p99_ms",
+        p99,
+        "ms",
+        "graph end-to-end latency p99 at half load, median of the rounds (target < 5)",
+    );
     figure("mqtt.graph_p99_min_ms", spread(f64::min, f64::INFINITY), "ms", "lowest p99 of the latency rounds");
     figure("mqtt.graph_p99_max_ms", spread(f64::max, 0.0), "ms", "highest p99 of the latency rounds");
     figure("mqtt.broker_p50_ms", b50, "ms", "broker-only latency p50 at the same rate");
     figure("mqtt.broker_p99_ms", b99, "ms", "broker-only latency p99 at the same rate");
     figure("mqtt.two_hop_p50_ms", median(&hop_lat, |l| l.0), "ms", "plain two-hop relay latency p50 at the same rate");
-    figure("mqtt.two_hop_p99_ms", median(&hop_lat, |l| l.1), "ms", "plain two-hop relay latency p99 at the same rate (median of the rounds)");
+    figure(
+        "mqtt.two_hop_p99_ms",
+        median(&hop_lat, |l| l.1),
+        "ms",
+        "plain two-hop relay latency p99 at the same rate (median of the rounds)",
+    );
 
     stop.store(true, Ordering::Relaxed);
     relay_stop.store(true, Ordering::Relaxed);

@@ -57,22 +57,32 @@ fn main() -> Result<()> {
     // F->C: the example temperature map against the same logic natively.
     let native_out = native_f2c(&record).map_err(anyhow::Error::msg)?;
     if run("f2c") {
-    let mut map = op(&rt, &example_wasm("temperature"), "module-temperature/map", OperatorKind::Map)?;
-    let wasm_out = map.map(&record)?;
-    ensure!(wasm_out.payload() == native_out.payload(), "wasm and native F->C disagree: {:?} vs {:?}", wasm_out.payload(), native_out.payload());
-    let (wasm_ns, native_ns) = interleaved(
-        rounds,
-        batch,
-        || {
-            std::hint::black_box(map.map(std::hint::black_box(&record)).ok());
-        },
-        || {
-            std::hint::black_box(native_f2c(std::hint::black_box(&record)).ok());
-        },
-    );
-    figure("operator.f2c.wasm_ns", wasm_ns, "ns/record", "F->C example map through the component (payload as host buffer, full message)");
-    figure("operator.f2c.native_ns", native_ns, "ns/record", "F->C same logic as a native Rust function");
-    figure("operator.f2c.ratio", wasm_ns / native_ns, "x native", "F->C component / native (target <= 3)");
+        let mut map = op(&rt, &example_wasm("temperature"), "module-temperature/map", OperatorKind::Map)?;
+        let wasm_out = map.map(&record)?;
+        ensure!(
+            wasm_out.payload() == native_out.payload(),
+            "wasm and native F->C disagree: {:?} vs {:?}",
+            wasm_out.payload(),
+            native_out.payload()
+        );
+        let (wasm_ns, native_ns) = interleaved(
+            rounds,
+            batch,
+            || {
+                std::hint::black_box(map.map(std::hint::black_box(&record)).ok());
+            },
+            || {
+                std::hint::black_box(native_f2c(std::hint::black_box(&record)).ok());
+            },
+        );
+        figure(
+            "operator.f2c.wasm_ns",
+            wasm_ns,
+            "ns/record",
+            "F->C example map through the component (payload as host buffer, full message)",
+        );
+        figure("operator.f2c.native_ns", native_ns, "ns/record", "F->C same logic as a native Rust function");
+        figure("operator.f2c.ratio", wasm_ns / native_ns, "x native", "F->C component / native (target <= 3)");
     }
 
     // The same F->C with nothing else (no metrics, no logging, one parse): the
@@ -82,7 +92,12 @@ fn main() -> Result<()> {
         let mut map = op(&rt, &lean, "bench-f2c", OperatorKind::Map)?;
         let w = map.map(&record)?;
         let n = lean_f2c(&record).map_err(anyhow::Error::msg)?;
-        ensure!(w.payload() == n.payload(), "lean wasm and native F->C disagree: {:?} vs {:?}", w.payload(), n.payload());
+        ensure!(
+            w.payload() == n.payload(),
+            "lean wasm and native F->C disagree: {:?} vs {:?}",
+            w.payload(),
+            n.payload()
+        );
         let (wasm_ns, native_ns) = interleaved(
             rounds,
             batch,
@@ -93,42 +108,72 @@ fn main() -> Result<()> {
                 std::hint::black_box(lean_f2c(std::hint::black_box(&record)).ok());
             },
         );
-        figure("operator.lean_f2c.wasm_ns", wasm_ns, "ns/record", "lean F->C map (bench guest: parse, convert, serialize; no log/metrics) through the component");
+        figure(
+            "operator.lean_f2c.wasm_ns",
+            wasm_ns,
+            "ns/record",
+            "lean F->C map (bench guest: parse, convert, serialize; no log/metrics) through the component",
+        );
         figure("operator.lean_f2c.native_ns", native_ns, "ns/record", "lean F->C, same logic natively");
-        figure("operator.lean_f2c.ratio", wasm_ns / native_ns, "x native", "lean F->C component / native (target <= 3)");
+        figure(
+            "operator.lean_f2c.ratio",
+            wasm_ns / native_ns,
+            "x native",
+            "lean F->C component / native (target <= 3)",
+        );
     } else if run("lean") {
         println!("  (skipping the lean F->C: {} is not built)", lean.display());
     }
 
     // Passthrough map: the full message record, and the bare buffer-or-bytes data model.
     if run("passthrough") {
-    let mut pass = op(&rt, &guest_wasm("passthrough"), "passthrough", OperatorKind::Map)?;
-    let out = pass.map(&record)?;
-    ensure!(out == record.data, "passthrough changed the record");
-    let bare = Record { data: DataModel::BufferOrBytes(Bytes::from_static(READING.as_bytes())), ..record.clone() };
-    let (pass_ns, clone_ns) = interleaved(
-        rounds,
-        batch * 2,
-        || {
-            std::hint::black_box(pass.map(std::hint::black_box(&record)).ok());
-        },
-        || {
-            std::hint::black_box(std::hint::black_box(&record).data.clone());
-        },
-    );
-    figure("operator.passthrough.ns", pass_ns, "ns/record", "passthrough map, full message record");
-    figure("operator.passthrough.rate", 1e9 / pass_ns, "records/s", "passthrough map records/s on one thread (target >= 1,000,000)");
-    figure("operator.passthrough.native_clone_ns", clone_ns, "ns/record", "native: cloning the record's data model (the least a map can do)");
-    let (bare_ns, _) = interleaved(
-        rounds,
-        batch * 2,
-        || {
-            std::hint::black_box(pass.map(std::hint::black_box(&bare)).ok());
-        },
-        || {},
-    );
-    figure("operator.passthrough_bare.ns", bare_ns, "ns/record", "passthrough map, bare buffer-or-bytes data model (one buffer, no message record)");
-    figure("operator.passthrough_bare.rate", 1e9 / bare_ns, "records/s", "passthrough map records/s on one thread, bare buffer-or-bytes data model");
+        let mut pass = op(&rt, &guest_wasm("passthrough"), "passthrough", OperatorKind::Map)?;
+        let out = pass.map(&record)?;
+        ensure!(out == record.data, "passthrough changed the record");
+        let bare = Record { data: DataModel::BufferOrBytes(Bytes::from_static(READING.as_bytes())), ..record.clone() };
+        let (pass_ns, clone_ns) = interleaved(
+            rounds,
+            batch * 2,
+            || {
+                std::hint::black_box(pass.map(std::hint::black_box(&record)).ok());
+            },
+            || {
+                std::hint::black_box(std::hint::black_box(&record).data.clone());
+            },
+        );
+        figure("operator.passthrough.ns", pass_ns, "ns/record", "passthrough map, full message record");
+        figure(
+            "operator.passthrough.rate",
+            1e9 / pass_ns,
+            "records/s",
+            "passthrough map records/s on one thread (target >= 1,000,000)",
+        );
+        figure(
+            "operator.passthrough.native_clone_ns",
+            clone_ns,
+            "ns/record",
+            "native: cloning the record's data model (the least a map can do)",
+        );
+        let (bare_ns, _) = interleaved(
+            rounds,
+            batch * 2,
+            || {
+                std::hint::black_box(pass.map(std::hint::black_box(&bare)).ok());
+            },
+            || {},
+        );
+        figure(
+            "operator.passthrough_bare.ns",
+            bare_ns,
+            "ns/record",
+            "passthrough map, bare buffer-or-bytes data model (one buffer, no message record)",
+        );
+        figure(
+            "operator.passthrough_bare.rate",
+            1e9 / bare_ns,
+            "records/s",
+            "passthrough map records/s on one thread, bare buffer-or-bytes data model",
+        );
     }
 
     // What each field of the message record costs at the component boundary:
@@ -146,22 +191,38 @@ fn main() -> Result<()> {
             r
         };
         let steps: Vec<(&str, &str, Record)> = vec![
-            ("bare", "bare buffer-or-bytes data model (one buffer)", Record { data: DataModel::BufferOrBytes(Bytes::from_static(READING.as_bytes())), ..record.clone() }),
-            ("message", "message record: payload buffer, empty node id and topic, no content type, no properties", with(&|m| {
-                m.user_properties.clear();
-                m.content_type = None;
-                m.topic = Bytes::new();
-                m.timestamp = wasmgraph_types::Hlc::new(1, 0, "");
-            })),
-            ("node_id", "+ timestamp node id", with(&|m| {
-                m.user_properties.clear();
-                m.content_type = None;
-                m.topic = Bytes::new();
-            })),
-            ("topic", "+ topic", with(&|m| {
-                m.user_properties.clear();
-                m.content_type = None;
-            })),
+            (
+                "bare",
+                "bare buffer-or-bytes data model (one buffer)",
+                Record { data: DataModel::BufferOrBytes(Bytes::from_static(READING.as_bytes())), ..record.clone() },
+            ),
+            (
+                "message",
+                "message record: payload buffer, empty node id and topic, no content type, no properties",
+                with(&|m| {
+                    m.user_properties.clear();
+                    m.content_type = None;
+                    m.topic = Bytes::new();
+                    m.timestamp = wasmgraph_types::Hlc::new(1, 0, "");
+                }),
+            ),
+            (
+                "node_id",
+                "+ timestamp node id",
+                with(&|m| {
+                    m.user_properties.clear();
+                    m.content_type = None;
+                    m.topic = Bytes::new();
+                }),
+            ),
+            (
+                "topic",
+                "+ topic",
+                with(&|m| {
+                    m.user_properties.clear();
+                    m.content_type = None;
+                }),
+            ),
             ("content_type", "+ content type", with(&|m| m.user_properties.clear())),
             ("user_property", "+ one user property (the full record of operator.passthrough)", record.clone()),
         ];
@@ -176,28 +237,33 @@ fn main() -> Result<()> {
             }
         }
         for (i, (name, what, _)) in steps.iter().enumerate() {
-            figure(&format!("operator.fields.{name}_ns"), quantile(&mut times[i], 0.5), "ns/record", &format!("passthrough map, {what}"));
+            figure(
+                &format!("operator.fields.{name}_ns"),
+                quantile(&mut times[i], 0.5),
+                "ns/record",
+                &format!("passthrough map, {what}"),
+            );
         }
     }
 
     // Filter: the example temperature filter on the Celsius reading.
     if run("filter") {
-    let celsius = Record { data: native_out.clone(), ..record.clone() };
-    let mut filter = op(&rt, &example_wasm("temperature"), "module-temperature/filter", OperatorKind::Filter)?;
-    ensure!(filter.filter(&celsius)? == native_filter(&celsius).map_err(anyhow::Error::msg)?, "filters disagree");
-    let (fw, fn_) = interleaved(
-        rounds,
-        batch,
-        || {
-            std::hint::black_box(filter.filter(std::hint::black_box(&celsius)).ok());
-        },
-        || {
-            std::hint::black_box(native_filter(std::hint::black_box(&celsius)).ok());
-        },
-    );
-    figure("operator.filter.wasm_ns", fw, "ns/record", "temperature filter through the component");
-    figure("operator.filter.native_ns", fn_, "ns/record", "temperature filter natively");
-    figure("operator.filter.ratio", fw / fn_, "x native", "filter component / native");
+        let celsius = Record { data: native_out.clone(), ..record.clone() };
+        let mut filter = op(&rt, &example_wasm("temperature"), "module-temperature/filter", OperatorKind::Filter)?;
+        ensure!(filter.filter(&celsius)? == native_filter(&celsius).map_err(anyhow::Error::msg)?, "filters disagree");
+        let (fw, fn_) = interleaved(
+            rounds,
+            batch,
+            || {
+                std::hint::black_box(filter.filter(std::hint::black_box(&celsius)).ok());
+            },
+            || {
+                std::hint::black_box(native_filter(std::hint::black_box(&celsius)).ok());
+            },
+        );
+        figure("operator.filter.wasm_ns", fw, "ns/record", "temperature filter through the component");
+        figure("operator.filter.native_ns", fn_, "ns/record", "temperature filter natively");
+        figure("operator.filter.ratio", fw / fn_, "x native", "filter component / native");
     }
 
     // Python map (componentize-py): F->C in Python.

@@ -53,10 +53,7 @@ fn is_source_entry(name: &str, is_dir: bool) -> bool {
     name.ends_with(".py")
         && !name.starts_with("test_")
         && !name.ends_with("_test.py")
-        && !matches!(
-            name,
-            "wasmgraph_testing.py" | "poll_loop.py" | "componentize_py_types.py" | "conftest.py"
-        )
+        && !matches!(name, "wasmgraph_testing.py" | "poll_loop.py" | "componentize_py_types.py" | "conftest.py")
 }
 
 /// Builds the Python operator in `dir`; see the module docs.
@@ -106,13 +103,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     let artifact = work.join(format!("{}.wasm", op.module));
     let _ = std::fs::remove_file(&artifact);
     let started = Instant::now();
-    say(&format!(
-        "componentizing {} ({}, {} world, {})",
-        op.file.display(),
-        tool.describe(),
-        world,
-        opts.mode
-    ));
+    say(&format!("componentizing {} ({}, {} world, {})", op.file.display(), tool.describe(), world, opts.mode));
     let mut args: Vec<String> = vec!["componentize".into(), "-p".into(), path_arg(&src)];
     if let Some(deps) = &deps {
         args.extend(["-p".into(), path_arg(deps)]);
@@ -120,17 +111,10 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     args.extend(["-o".into(), path_arg(&artifact), op.module.clone()]);
     run_tool(&tool, &global, &args, &op, &src, "componentize")?;
     let bytes = std::fs::read(&artifact).map_err(|err| {
-        BuildError::Artifact(format!(
-            "{} succeeded but {} cannot be read ({err})",
-            tool.describe(),
-            artifact.display()
-        ))
+        BuildError::Artifact(format!("{} succeeded but {} cannot be read ({err})", tool.describe(), artifact.display()))
     })?;
     if !crate::is_component(&bytes) {
-        return Err(BuildError::Artifact(format!(
-            "{} is not a WebAssembly component",
-            artifact.display()
-        )));
+        return Err(BuildError::Artifact(format!("{} is not a WebAssembly component", artifact.display())));
     }
 
     let out_dir = dir.join("bin").join(&opts.arch).join(opts.mode.as_str());
@@ -149,13 +133,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         started.elapsed().as_secs_f64(),
         bindings.display()
     ));
-    Ok(BuildOutput {
-        wasm,
-        artifact,
-        name: op.module,
-        lang: Lang::Python,
-        toolchain: tool.describe(),
-    })
+    Ok(BuildOutput { wasm, artifact, name: op.module, lang: Lang::Python, toolchain: tool.describe() })
 }
 
 fn io<T>(result: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, BuildError> {
@@ -188,9 +166,7 @@ fn stage_sources(dir: &Path, to: &Path) -> Result<(), BuildError> {
                 copy_tree(&path, &to.join(&name))?;
             }
         } else {
-            io(std::fs::copy(&path, to.join(&name)).map(|_| ()), || {
-                format!("cannot copy {}", path.display())
-            })?;
+            io(std::fs::copy(&path, to.join(&name)).map(|_| ()), || format!("cannot copy {}", path.display()))?;
         }
     }
     Ok(())
@@ -208,9 +184,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
         if path.is_dir() {
             copy_tree(&path, &to.join(&name))?;
         } else {
-            io(std::fs::copy(&path, to.join(&name)).map(|_| ()), || {
-                format!("cannot copy {}", path.display())
-            })?;
+            io(std::fs::copy(&path, to.join(&name)).map(|_| ()), || format!("cannot copy {}", path.display()))?;
         }
     }
     Ok(())
@@ -258,8 +232,7 @@ fn write_bindings_with(
 ) -> Result<PathBuf, BuildError> {
     let bindings = meta.join("bindings");
     let _ = std::fs::remove_dir_all(&bindings);
-    let world_module =
-        if tool.world_module_option { op.world_module.clone() } else { op.app_type.world_module() };
+    let world_module = if tool.world_module_option { op.world_module.clone() } else { op.app_type.world_module() };
     run_tool(tool, global, &["bindings".into(), path_arg(&bindings)], op, src, "generating bindings")?;
     if !bindings.join(&world_module).is_dir() {
         return Err(BuildError::Artifact(format!(
@@ -360,11 +333,7 @@ pub fn explain(text: &str, op: &OperatorFile, src: &Path) -> String {
                 .to_owned(),
         )
     } else if out.contains("has no attribute") && out.contains(&format!("'{}'", op.app_type.class_name())) {
-        Some(format!(
-            "{} must define `class {}` at top level",
-            op.file.display(),
-            op.app_type.class_name()
-        ))
+        Some(format!("{} must define `class {}` at top level", op.file.display(), op.app_type.class_name()))
     } else {
         None
     };
@@ -389,11 +358,9 @@ pub fn looks_like_operator(dir: &Path) -> bool {
             return false;
         }
         let Ok(text) = std::fs::read_to_string(entry.path()) else { return false };
-        let imports_world = AppType::ALL.iter().any(|k| text.contains(&k.world_module()))
-            || text.contains(source::WIT_WORLD);
-        let defines_class = AppType::ALL
-            .iter()
-            .any(|k| text.contains(&format!("class {}(", k.class_name())));
+        let imports_world =
+            AppType::ALL.iter().any(|k| text.contains(&k.world_module())) || text.contains(source::WIT_WORLD);
+        let defines_class = AppType::ALL.iter().any(|k| text.contains(&format!("class {}(", k.class_name())));
         imports_world || defines_class
     })
 }

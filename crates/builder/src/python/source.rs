@@ -122,10 +122,8 @@ pub fn find(dir: &Path, requested: Option<AppType>) -> Result<OperatorFile, Buil
     }
 
     let mut candidates = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|source| BuildError::Io {
-        what: format!("cannot read {}", dir.display()),
-        source,
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|source| BuildError::Io { what: format!("cannot read {}", dir.display()), source })?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_candidate(&name) && entry.path().is_file() {
@@ -151,8 +149,7 @@ pub fn find(dir: &Path, requested: Option<AppType>) -> Result<OperatorFile, Buil
         if let Some(err) = found.syntax_error {
             return Err(syntax_error(file, &err));
         }
-        if found.classes.iter().any(|c| c.base_kind().is_some() || AppType::from_name(&c.name).is_some())
-        {
+        if found.classes.iter().any(|c| c.base_kind().is_some() || AppType::from_name(&c.name).is_some()) {
             operators.push(file.clone());
         }
     }
@@ -178,19 +175,12 @@ pub fn find(dir: &Path, requested: Option<AppType>) -> Result<OperatorFile, Buil
 }
 
 fn names(files: &[PathBuf]) -> String {
-    files
-        .iter()
-        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect::<Vec<_>>().join(", ")
 }
 
 /// Checks one operator file.
 pub fn check(file: &Path, requested: Option<AppType>) -> Result<OperatorFile, BuildError> {
-    let module = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let module = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(source_error(
             file,
@@ -229,11 +219,7 @@ pub fn check(file: &Path, requested: Option<AppType>) -> Result<OperatorFile, Bu
             by_class.push((kind, class));
         }
     }
-    let by_import: Vec<AppType> = found
-        .world_modules
-        .iter()
-        .filter_map(|m| AppType::from_name(m))
-        .collect();
+    let by_import: Vec<AppType> = found.world_modules.iter().filter_map(|m| AppType::from_name(m)).collect();
     let world_module = if found.world_modules.iter().any(|m| m == WIT_WORLD) && by_import.is_empty() {
         WIT_WORLD.to_owned()
     } else {
@@ -368,18 +354,15 @@ fn check_method(
 
 fn inspect(file: &Path) -> Result<Inspection, BuildError> {
     let python = super::toolchain::system_python();
-    let out = Command::new(&python)
-        .args(["-I", "-c", INSPECT_PY])
-        .arg(file)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| {
+    let out = Command::new(&python).args(["-I", "-c", INSPECT_PY]).arg(file).stdin(Stdio::null()).output().map_err(
+        |err| {
             BuildError::NoToolchain(format!(
                 "cannot run `{}` to read {} ({err}); install Python 3 or set WASMGRAPH_PYTHON",
                 python.display(),
                 file.display()
             ))
-        })?;
+        },
+    )?;
     if !out.status.success() {
         return Err(source_error(
             file,
@@ -387,9 +370,8 @@ fn inspect(file: &Path) -> Result<Inspection, BuildError> {
             format!("cannot be read: {}", String::from_utf8_lossy(&out.stderr).trim()),
         ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|err| {
-        BuildError::Artifact(format!("reading {} gave unexpected output ({err})", file.display()))
-    })
+    serde_json::from_slice(&out.stdout)
+        .map_err(|err| BuildError::Artifact(format!("reading {} gave unexpected output ({err})", file.display())))
 }
 
 fn syntax_error(file: &Path, err: &SyntaxErr) -> BuildError {
@@ -432,7 +414,8 @@ mod tests {
     #[test]
     fn syntax_error_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "op.py", &MAP.replace("def process(self, message):", "def process(self, message)"));
+        let file =
+            write(dir.path(), "op.py", &MAP.replace("def process(self, message):", "def process(self, message)"));
         let err = check(&file, None).unwrap_err().to_string();
         assert!(err.contains("op.py:5: syntax error"), "{err}");
     }
@@ -443,7 +426,11 @@ mod tests {
         let file = write(dir.path(), "op.py", MAP);
         let err = check(&file, Some(AppType::Filter)).unwrap_err().to_string();
         assert!(err.contains("imports `map_impl` (the map world) but --app-type is filter"), "{err}");
-        let file = write(dir.path(), "op.py", &MAP.replace("from map_impl import exports\n", "from wit_world import exports\n"));
+        let file = write(
+            dir.path(),
+            "op.py",
+            &MAP.replace("from map_impl import exports\n", "from wit_world import exports\n"),
+        );
         let err = check(&file, Some(AppType::Filter)).unwrap_err().to_string();
         assert!(err.contains("class Map is a map operator but --app-type is filter"), "{err}");
     }

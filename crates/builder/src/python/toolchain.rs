@@ -75,11 +75,7 @@ pub fn venv_dir(dir: &Path, version: &str) -> PathBuf {
         return PathBuf::from(custom);
     }
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let project = dir
-        .ancestors()
-        .find(|d| d.join(".git").exists())
-        .unwrap_or(&dir)
-        .to_path_buf();
+    let project = dir.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&dir).to_path_buf();
     project.join(".wasmgraph").join("python").join(format!("componentize-py-{version}"))
 }
 
@@ -99,10 +95,8 @@ pub fn ensure(dir: &Path, progress: &mut dyn FnMut(&str)) -> Result<Componentize
     // One install at a time (parallel builds and tests share the folder):
     // whoever holds the lock installs, the others wait and then use it.
     let parent = venv.parent().unwrap_or(Path::new(".")).to_path_buf();
-    std::fs::create_dir_all(&parent).map_err(|source| BuildError::Io {
-        what: format!("cannot create {}", parent.display()),
-        source,
-    })?;
+    std::fs::create_dir_all(&parent)
+        .map_err(|source| BuildError::Io { what: format!("cannot create {}", parent.display()), source })?;
     let _lock = InstallLock::acquire(&parent.join(format!(".componentize-py-{version}.lock")))?;
     if installed_version(&python).as_deref() == Some(version.as_str()) {
         return Ok(found_tool(python, venv, version));
@@ -116,10 +110,7 @@ pub fn ensure(dir: &Path, progress: &mut dyn FnMut(&str)) -> Result<Componentize
     ));
     let _ = std::fs::remove_dir_all(&staging);
     let system = system_python();
-    progress(&format!(
-        "installing componentize-py {version} into {} (once per project)",
-        venv.display()
-    ));
+    progress(&format!("installing componentize-py {version} into {} (once per project)", venv.display()));
     run_checked(
         Command::new(&system).arg("-m").arg("venv").arg(&staging),
         &format!("creating a Python virtual environment with `{} -m venv`", system.display()),
@@ -225,9 +216,10 @@ fn installed_version(python: &Path) -> Option<String> {
 /// Runs `cmd`, turning a failure into a [`BuildError::NoToolchain`] that says
 /// what was being done, what it printed, and `fix`.
 fn run_checked(cmd: &mut Command, doing: &str, fix: &str) -> Result<Output, BuildError> {
-    let out = cmd.stdin(Stdio::null()).output().map_err(|err| {
-        BuildError::NoToolchain(format!("{doing} failed: cannot start it ({err}); {fix}"))
-    })?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| BuildError::NoToolchain(format!("{doing} failed: cannot start it ({err}); {fix}")))?;
     if !out.status.success() {
         let mut text = String::from_utf8_lossy(&out.stderr).trim().to_owned();
         let stdout = String::from_utf8_lossy(&out.stdout);

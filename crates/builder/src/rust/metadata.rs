@@ -75,11 +75,9 @@ pub fn read(dir: &Path) -> Result<OperatorCrate, BuildError> {
     else {
         return Err(BuildError::NotAnOperator {
             dir: dir.to_path_buf(),
-            reasons: vec![
-                "its Cargo.toml is a workspace without a package of its own; pass the \
+            reasons: vec!["its Cargo.toml is a workspace without a package of its own; pass the \
                  folder of one operator crate"
-                    .to_owned(),
-            ],
+                .to_owned()],
         });
     };
 
@@ -102,10 +100,7 @@ pub fn read(dir: &Path) -> Result<OperatorCrate, BuildError> {
             }
         }
     }
-    let uses_sdk = package
-        .dependencies
-        .iter()
-        .any(|d| d.kind.is_none() && SDK_CRATES.contains(&d.name.as_str()));
+    let uses_sdk = package.dependencies.iter().any(|d| d.kind.is_none() && SDK_CRATES.contains(&d.name.as_str()));
     if !uses_sdk {
         reasons.push(
             "it depends on neither wasm_graph_sdk nor wit-bindgen (add \

@@ -33,16 +33,8 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let krate = metadata::read(dir)?;
     let toolchain = toolchain::find(dir, opts.toolchain)?;
-    let target_dir = opts
-        .target_dir
-        .clone()
-        .unwrap_or_else(|| krate.target_dir.join("wasm-guests"));
-    tracing::info!(
-        "building {} ({}) into {}",
-        krate.name,
-        toolchain.describe(),
-        target_dir.display()
-    );
+    let target_dir = opts.target_dir.clone().unwrap_or_else(|| krate.target_dir.join("wasm-guests"));
+    tracing::info!("building {} ({}) into {}", krate.name, toolchain.describe(), target_dir.display());
 
     let mut cargo = cargo_command(&krate, &toolchain, &target_dir, opts);
     let mut how = toolchain.describe();
@@ -61,32 +53,18 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         cargo.output()
     } else {
         cargo.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-        cargo.status().map(|status| std::process::Output {
-            status,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-        })
+        cargo.status().map(|status| std::process::Output { status, stdout: Vec::new(), stderr: Vec::new() })
     }
     .map_err(|source| BuildError::Io { what: "cannot run cargo".to_owned(), source })?;
     if !output.status.success() {
         let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stdout));
-        return Err(BuildError::Compile {
-            name: krate.name,
-            toolchain: how,
-            output: text.trim().to_owned(),
-        });
+        return Err(BuildError::Compile { name: krate.name, toolchain: how, output: text.trim().to_owned() });
     }
 
-    let artifact = target_dir
-        .join(TARGET)
-        .join(opts.mode.as_str())
-        .join(format!("{}.wasm", krate.lib_name));
+    let artifact = target_dir.join(TARGET).join(opts.mode.as_str()).join(format!("{}.wasm", krate.lib_name));
     let bytes = std::fs::read(&artifact).map_err(|err| {
-        BuildError::Artifact(format!(
-            "cargo succeeded but {} cannot be read ({err})",
-            artifact.display()
-        ))
+        BuildError::Artifact(format!("cargo succeeded but {} cannot be read ({err})", artifact.display()))
     })?;
     if !is_component(&bytes) {
         return Err(BuildError::Artifact(format!(
@@ -96,31 +74,16 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
     }
 
     let out_dir = krate.dir.join("bin").join(&opts.arch).join(opts.mode.as_str());
-    std::fs::create_dir_all(&out_dir).map_err(|source| BuildError::Io {
-        what: format!("cannot create {}", out_dir.display()),
-        source,
-    })?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|source| BuildError::Io { what: format!("cannot create {}", out_dir.display()), source })?;
     let wasm = out_dir.join(format!("{}.wasm", krate.name));
-    std::fs::write(&wasm, &bytes).map_err(|source| BuildError::Io {
-        what: format!("cannot write {}", wasm.display()),
-        source,
-    })?;
-    Ok(BuildOutput {
-        wasm,
-        artifact,
-        name: krate.name,
-        lang: Lang::Rust,
-        toolchain: how,
-    })
+    std::fs::write(&wasm, &bytes)
+        .map_err(|source| BuildError::Io { what: format!("cannot write {}", wasm.display()), source })?;
+    Ok(BuildOutput { wasm, artifact, name: krate.name, lang: Lang::Rust, toolchain: how })
 }
 
 /// The `cargo build` invocation for this toolchain.
-fn cargo_command(
-    krate: &OperatorCrate,
-    toolchain: &Toolchain,
-    target_dir: &Path,
-    opts: &BuildOptions,
-) -> Command {
+fn cargo_command(krate: &OperatorCrate, toolchain: &Toolchain, target_dir: &Path, opts: &BuildOptions) -> Command {
     let mut cmd = match toolchain {
         Toolchain::Plain { .. } => Command::new("cargo"),
         Toolchain::Debian { cargo, linker_dir, wasi_libc, .. } => {

@@ -2,7 +2,7 @@
 
 pub mod build;
 pub mod new;
-pub mod validate;
 pub mod publish;
 pub mod run;
 pub mod test;
+pub mod validate;

@@ -96,9 +96,9 @@ impl NewArgs {
         if !self.no_bindings {
             match wasmgraph_builder::python::write_bindings(dir, Some(self.kind), false) {
                 Ok(bindings) => eprintln!("bindings for editors and tests: {}", bindings.display()),
-                Err(err) => eprintln!(
-                    "warning: bindings not generated ({err:#}); the first `wasmgraph build` generates them"
-                ),
+                Err(err) => {
+                    eprintln!("warning: bindings not generated ({err:#}); the first `wasmgraph build` generates them")
+                }
             }
         }
         eprintln!("  test:  cd {} && python3 test_{name}.py", dir.display());
@@ -144,11 +144,8 @@ fn is_sdk(dir: &Path) -> bool {
 
 /// `path` made absolute and normalized without requiring it to exist.
 fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
+    let joined =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
     let mut out = PathBuf::new();
     for part in joined.components() {
         match part {

@@ -67,7 +67,8 @@ impl PublishArgs {
         let mut connection =
             MqttConnection::new(self.host.clone(), self.port, format!("wasmgraph-publish-{}", std::process::id()));
         connection.session_expiry = Duration::ZERO;
-        let mut sink = MqttSink::connect(MqttSinkConfig { qos: self.qos, ..MqttSinkConfig::new(connection, self.topic.clone()) })?;
+        let mut sink =
+            MqttSink::connect(MqttSinkConfig { qos: self.qos, ..MqttSinkConfig::new(connection, self.topic.clone()) })?;
         sink.wait_connected(Duration::from_secs(self.connect_timeout)).context("is a broker running there?")?;
         let mut clock = HlcClock::new("wasmgraph-publish");
         for (seq, file) in files.iter().enumerate() {

@@ -57,8 +57,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn execute(self) -> anyhow::Result<ExitCode> {
-        let text = std::fs::read_to_string(&self.graph)
-            .with_context(|| format!("reading {}", self.graph.display()))?;
+        let text = std::fs::read_to_string(&self.graph).with_context(|| format!("reading {}", self.graph.display()))?;
         let kind = wasmgraph_deployment::detect(&text);
         let Some(input) = self.input.clone() else {
             return self.execute_live(kind);
@@ -116,14 +115,21 @@ impl RunArgs {
                         max_message_size: 1 << 20,
                         receive_maximum: wasmgraph_deployment::DEFAULT_RECEIVE_MAXIMUM,
                     },
-                    sink: SinkSpec { endpoint: Endpoint::Embedded { port: 1883 }, topic: self.sink_topic.clone(), qos: 1, retain: false },
+                    sink: SinkSpec {
+                        endpoint: Endpoint::Embedded { port: 1883 },
+                        topic: self.sink_topic.clone(),
+                        qos: 1,
+                        retain: false,
+                    },
                     errors: ErrorPolicy::Drop,
                 }
             }
         };
         run_live(LiveRun {
             deployment,
-            modules: self.modules.or_else(|| (kind == FileKind::Graph || kind == FileKind::Unknown).then(|| PathBuf::from("."))),
+            modules: self
+                .modules
+                .or_else(|| (kind == FileKind::Graph || kind == FileKind::Unknown).then(|| PathBuf::from("."))),
             params: self.params,
             state: self.state,
             workers: self.workers,

@@ -37,7 +37,10 @@ impl TestArgs {
         let paths = if self.paths.is_empty() { vec![PathBuf::from(".")] } else { self.paths.clone() };
         let cases = discover(&paths)?;
         if cases.is_empty() {
-            bail!("no *.test.yaml files under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+            bail!(
+                "no *.test.yaml files under {}",
+                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
         }
         let (mut passed, mut failed) = (0, 0);
         for file in &cases {

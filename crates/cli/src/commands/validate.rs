@@ -36,11 +36,7 @@ impl ValidateArgs {
                     println!("{e}");
                 }
                 let n = errors.len();
-                eprintln!(
-                    "{}: {n} error{}",
-                    self.graph.display(),
-                    if n == 1 { "" } else { "s" }
-                );
+                eprintln!("{}: {n} error{}", self.graph.display(), if n == 1 { "" } else { "s" });
                 return Ok(ExitCode::from(1));
             }
         };
@@ -67,8 +63,6 @@ impl ValidateArgs {
     /// exports read from the component binary by `wasmparser`. A catalog backed
     /// by the host (wasmtime) or by an OCI registry plugs in here.
     fn module_catalog(&self) -> Option<Box<dyn ModuleCatalog>> {
-        self.modules
-            .as_ref()
-            .map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
+        self.modules.as_ref().map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
     }
 }

@@ -17,30 +17,20 @@ pub fn expectations(text: &str) -> Vec<Expect> {
         .take_while(|l| l.starts_with('#'))
         .filter_map(|l| l.strip_prefix("# expect: "))
         .map(|rest| {
-            let (rule, rest) = rest
-                .split_once(" @ ")
-                .expect("`# expect: rule @ line: text`");
-            let (line, substring) = rest
-                .split_once(": ")
-                .expect("`# expect: rule @ line: text`");
-            Expect {
-                rule: rule.into(),
-                line: line.parse().expect("line number"),
-                substring: substring.into(),
-            }
+            let (rule, rest) = rest.split_once(" @ ").expect("`# expect: rule @ line: text`");
+            let (line, substring) = rest.split_once(": ").expect("`# expect: rule @ line: text`");
+            Expect { rule: rule.into(), line: line.parse().expect("line number"), substring: substring.into() }
         })
         .collect()
 }
 
 /// `# schema: reject|accept`: what the JSON Schema says of the file, when it can judge.
 pub fn schema_verdict(text: &str) -> Option<bool> {
-    text.lines()
-        .take_while(|l| l.starts_with('#'))
-        .find_map(|l| match l.strip_prefix("# schema: ") {
-            Some("reject") => Some(false),
-            Some("accept") => Some(true),
-            _ => None,
-        })
+    text.lines().take_while(|l| l.starts_with('#')).find_map(|l| match l.strip_prefix("# schema: ") {
+        Some("reject") => Some(false),
+        Some("accept") => Some(true),
+        _ => None,
+    })
 }
 
 #[test]
@@ -48,21 +38,13 @@ fn every_broken_file_gives_its_own_message_at_its_line() {
     let modules = module_dir();
     let catalog = ModuleDirectory::new(modules.path());
     let files = yaml_files(&data("invalid"));
-    assert!(
-        files.len() >= 15,
-        "the corpus has only {} files",
-        files.len()
-    );
+    assert!(files.len() >= 15, "the corpus has only {} files", files.len());
     let mut rules_seen = std::collections::BTreeSet::new();
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         let expects = expectations(&text);
-        assert!(
-            !expects.is_empty(),
-            "{} has no `# expect:` line",
-            file.display()
-        );
+        assert!(!expects.is_empty(), "{} has no `# expect:` line", file.display());
         let errors = match load_graph(file, Some(&catalog), &HashMap::new()) {
             Ok(_) => {
                 failures.push(format!("{}: validated, but should fail", file.display()));
@@ -79,9 +61,8 @@ fn every_broken_file_gives_its_own_message_at_its_line() {
         }
         for x in &expects {
             rules_seen.insert(x.rule.clone());
-            let hit = errors.iter().any(|e| {
-                e.rule.code() == x.rule && e.line == x.line && e.message.contains(&x.substring)
-            });
+            let hit =
+                errors.iter().any(|e| e.rule.code() == x.rule && e.line == x.line && e.message.contains(&x.substring));
             if !hit {
                 failures.push(format!(
                     "{}: expected {} at line {} containing {:?}; got:\n  {}",
@@ -89,11 +70,7 @@ fn every_broken_file_gives_its_own_message_at_its_line() {
                     x.rule,
                     x.line,
                     x.substring,
-                    errors
-                        .iter()
-                        .map(|e| format!("[{}] {e}", e.rule))
-                        .collect::<Vec<_>>()
-                        .join("\n  ")
+                    errors.iter().map(|e| format!("[{}] {e}", e.rule)).collect::<Vec<_>>().join("\n  ")
                 ));
             }
         }
@@ -103,22 +80,12 @@ fn every_broken_file_gives_its_own_message_at_its_line() {
                 file.display(),
                 expects.len(),
                 errors.len(),
-                errors
-                    .iter()
-                    .map(|e| format!("[{}] {e}", e.rule))
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
+                errors.iter().map(|e| format!("[{}] {e}", e.rule)).collect::<Vec<_>>().join("\n  ")
             ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-    let uncovered: Vec<&str> = wasmgraph_config::Rule::ALL
-        .iter()
-        .map(|r| r.code())
-        .filter(|c| !rules_seen.contains(*c))
-        .collect();
-    assert!(
-        uncovered.is_empty(),
-        "no broken file exercises rule(s) {uncovered:?}"
-    );
+    let uncovered: Vec<&str> =
+        wasmgraph_config::Rule::ALL.iter().map(|r| r.code()).filter(|c| !rules_seen.contains(*c)).collect();
+    assert!(uncovered.is_empty(), "no broken file exercises rule(s) {uncovered:?}");
 }

@@ -1,9 +1,7 @@
 use std::collections::HashMap;
 use std::fs;
 
-use wasmgraph_config::{
-    component_exports, load_graph, ModuleCatalog, ModuleDirectory, OperatorKind, Rule,
-};
+use wasmgraph_config::{component_exports, load_graph, ModuleCatalog, ModuleDirectory, OperatorKind, Rule};
 
 use crate::util::{component, core_module, data, ALL_KINDS};
 
@@ -13,23 +11,12 @@ fn reads_operator_exports_of_a_component() {
         component_exports(&component(&["map", "filter"])).unwrap(),
         vec![OperatorKind::Map, OperatorKind::Filter]
     );
-    assert_eq!(
-        component_exports(&component(ALL_KINDS)).unwrap(),
-        OperatorKind::ALL.to_vec()
-    );
+    assert_eq!(component_exports(&component(ALL_KINDS)).unwrap(), OperatorKind::ALL.to_vec());
     assert_eq!(component_exports(&component(&[])).unwrap(), vec![]);
-    assert!(component_exports(&core_module())
-        .unwrap_err()
-        .contains("core WebAssembly module"));
+    assert!(component_exports(&core_module()).unwrap_err().contains("core WebAssembly module"));
     assert!(component_exports(b"\0asm garbage").is_err());
-    assert_eq!(
-        OperatorKind::from_export_name("wasm-graph:processor/map@1.1.3"),
-        Some(OperatorKind::Map)
-    );
-    assert_eq!(
-        OperatorKind::from_export_name("wasm-graph:processor/map@2.0.0"),
-        None
-    );
+    assert_eq!(OperatorKind::from_export_name("wasm-graph:processor/map@1.1.3"), Some(OperatorKind::Map));
+    assert_eq!(OperatorKind::from_export_name("wasm-graph:processor/map@2.0.0"), None);
     assert_eq!(OperatorKind::from_export_name("other:pkg/map@1.1.0"), None);
 }
 
@@ -63,13 +50,7 @@ fn resolution_order_in_a_folder() {
     assert_eq!(cat.resolve("window").unwrap(), debug);
     let release = write("window/bin/x86_64/release/window.wasm");
     assert_eq!(cat.resolve("window").unwrap(), release);
-    assert_eq!(
-        ModuleDirectory::new(d)
-            .with_arch("aarch64")
-            .resolve("window")
-            .unwrap(),
-        other
-    );
+    assert_eq!(ModuleDirectory::new(d).with_arch("aarch64").resolve("window").unwrap(), other);
     // A flat file beats the folder; the versioned file beats the plain one.
     let plain = write("window.wasm");
     assert_eq!(cat.resolve("acme/ops/window:1.0.0").unwrap(), plain);
@@ -91,43 +72,22 @@ fn graph_modules_resolve_and_export_what_they_need() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("temperature.wasm"), component(&["map"])).unwrap();
     let cat = ModuleDirectory::new(dir.path());
-    let graph = load_graph(
-        &data("valid/graph-simple.yaml"),
-        Some(&cat),
-        &HashMap::new(),
-    )
-    .unwrap();
+    let graph = load_graph(&data("valid/graph-simple.yaml"), Some(&cat), &HashMap::new()).unwrap();
     let node = graph.find("module-temperature/map").unwrap();
     let m = node.module.as_ref().unwrap();
     assert_eq!(m.reference, "wasmgraph/tests/temperature:1.0.0");
-    assert_eq!(
-        m.path.as_deref(),
-        Some(dir.path().join("temperature.wasm").as_path())
-    );
+    assert_eq!(m.path.as_deref(), Some(dir.path().join("temperature.wasm").as_path()));
 
     // The complex graph: several modules missing, one with the wrong exports; each
     // unresolved reference is reported once, at its first use.
-    let errors = load_graph(
-        &data("valid/graph-complex.yaml"),
-        Some(&cat),
-        &HashMap::new(),
-    )
-    .unwrap_err();
-    let unresolved: Vec<_> = errors
-        .iter()
-        .filter(|e| e.rule == Rule::UnresolvedModule)
-        .collect();
+    let errors = load_graph(&data("valid/graph-complex.yaml"), Some(&cat), &HashMap::new()).unwrap_err();
+    let unresolved: Vec<_> = errors.iter().filter(|e| e.rule == Rule::UnresolvedModule).collect();
     assert_eq!(unresolved.len(), 6, "{errors}"); // window, snapshot, format, humidity, collection, enrichment
-    let missing: Vec<_> = errors
-        .iter()
-        .filter(|e| e.rule == Rule::MissingExport)
-        .collect();
+    let missing: Vec<_> = errors.iter().filter(|e| e.rule == Rule::MissingExport).collect();
     // temperature exports only map: branch, filter and accumulate lack their exports.
     assert_eq!(missing.len(), 3, "{errors}");
-    assert!(missing.iter().any(
-        |e| e.operation.as_deref() == Some("module-temperature/filter")
-            && e.message.contains("wasm-graph:processor/filter@1.1.0")
-    ));
+    assert!(missing.iter().any(|e| e.operation.as_deref() == Some("module-temperature/filter")
+        && e.message.contains("wasm-graph:processor/filter@1.1.0")));
 }
 
 /// A catalog from somewhere else (the host will provide one backed by wasmtime).
@@ -142,16 +102,6 @@ fn custom_catalogs_plug_in() {
             Ok(OperatorKind::ALL.to_vec())
         }
     }
-    let g = load_graph(
-        &data("valid/graph-complex.yaml"),
-        Some(&Everything),
-        &HashMap::new(),
-    )
-    .unwrap();
-    assert!(g.nodes().iter().filter(|n| n.module.is_some()).all(|n| n
-        .module
-        .as_ref()
-        .unwrap()
-        .path
-        .is_some()));
+    let g = load_graph(&data("valid/graph-complex.yaml"), Some(&Everything), &HashMap::new()).unwrap();
+    assert!(g.nodes().iter().filter(|n| n.module.is_some()).all(|n| n.module.as_ref().unwrap().path.is_some()));
 }

@@ -54,11 +54,7 @@ fn empty_and_degenerate_documents_are_errors() {
     ] {
         let errors = check(text.as_bytes()).expect_err(text);
         assert!(!errors.is_empty(), "{text:?}");
-        assert!(
-            errors[0].to_string().starts_with("fuzz.yaml:"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].to_string().starts_with("fuzz.yaml:"), "{}", errors[0]);
     }
     let e = check(b"").unwrap_err();
     assert_eq!(e[0].rule, Rule::Syntax);
@@ -70,14 +66,7 @@ fn non_utf8_is_reported_at_its_line() {
     let text = std::fs::read(data("valid/graph-simple.yaml")).unwrap();
     let mut bytes = text.clone();
     // Corrupt the first byte of line 3.
-    let line3 = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(1)
-        .unwrap()
-        .0
-        + 1;
+    let line3 = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0 + 1;
     bytes.insert(line3 + 2, 0xFF);
     let e = check(&bytes).unwrap_err();
     assert_eq!(e.len(), 1);
@@ -95,28 +84,13 @@ fn non_utf8_is_reported_at_its_line() {
 
 #[test]
 fn wrong_types_everywhere_are_errors_not_panics() {
-    let replacements = [
-        "[1, 2]",
-        "{a: b}",
-        "42",
-        "4.5",
-        "true",
-        "null",
-        "\"\"",
-        "[]",
-        "{}",
-        "*nowhere",
-        "&a x",
-        "!!binary aGk=",
-    ];
+    let replacements =
+        ["[1, 2]", "{a: b}", "42", "4.5", "true", "null", "\"\"", "[]", "{}", "*nowhere", "&a x", "!!binary aGk="];
     for file in all_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
-            let Some(colon) = line
-                .find(": ")
-                .or_else(|| line.ends_with(':').then(|| line.len() - 1))
-            else {
+            let Some(colon) = line.find(": ").or_else(|| line.ends_with(':').then(|| line.len() - 1)) else {
                 continue;
             };
             for r in replacements {
@@ -143,16 +117,11 @@ fn scrambled_input_never_panics() {
     };
     for _ in 0..3000 {
         let len = (next() % 80) as usize;
-        let s: String = (0..len)
-            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-            .collect();
+        let s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
         let _ = check(s.as_bytes());
     }
     // Splice fragments of real files together.
-    let texts: Vec<String> = all_files()
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap())
-        .collect();
+    let texts: Vec<String> = all_files().iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     for _ in 0..1000 {
         let a = &texts[(next() % texts.len() as u64) as usize];
         let b = &texts[(next() % texts.len() as u64) as usize];
@@ -185,7 +154,5 @@ fn huge_nesting_and_alias_bombs_are_refused() {
 fn missing_file_is_an_error() {
     let e = GraphDefinition::load(Path::new("/nonexistent/graph.yaml")).unwrap_err();
     assert!(e[0].message.contains("cannot read"));
-    assert!(e[0]
-        .to_string()
-        .starts_with("/nonexistent/graph.yaml:1:1: "));
+    assert!(e[0].to_string().starts_with("/nonexistent/graph.yaml:1:1: "));
 }

@@ -1,9 +1,7 @@
 use std::path::{Path, PathBuf};
 
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
 }
 
 /// The `*.yaml` files directly in `dir`, sorted.
@@ -20,9 +18,7 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 /// A component whose top level exports an (empty) instance under each given
 /// `wasm-graph:processor/<kind>@1.1.0` name.
 pub fn component(kinds: &[&str]) -> Vec<u8> {
-    use wasm_encoder::{
-        Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
-    };
+    use wasm_encoder::{Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection};
     let mut c = Component::new();
     let mut instances = ComponentInstanceSection::new();
     for _ in kinds {

@@ -12,8 +12,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn schema() -> jsonschema::Validator {
-    let text =
-        std::fs::read_to_string(repo_root().join("schemas/graph-definition.schema.json")).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("schemas/graph-definition.schema.json")).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
     jsonschema::draft202012::new(&schema).expect("the schema compiles")
 }
@@ -27,9 +26,9 @@ fn to_json(text: &str) -> Value {
             Yaml::Value(Scalar::Null) => Value::Null,
             Yaml::Value(Scalar::Boolean(b)) => Value::Bool(*b),
             Yaml::Value(Scalar::Integer(i)) => Value::from(*i),
-            Yaml::Value(Scalar::FloatingPoint(f)) => serde_json::Number::from_f64(f.into_inner())
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            Yaml::Value(Scalar::FloatingPoint(f)) => {
+                serde_json::Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null)
+            }
             Yaml::Value(Scalar::String(s)) => Value::String(s.to_string()),
             Yaml::Sequence(items) => Value::Array(items.iter().map(conv).collect()),
             Yaml::Mapping(m) => Value::Object(
@@ -67,10 +66,7 @@ fn shipped_graphs() -> Vec<PathBuf> {
                 continue;
             }
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let in_graphs_dir = p
-                .parent()
-                .and_then(|d| d.file_name())
-                .is_some_and(|d| d == "graphs");
+            let in_graphs_dir = p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "graphs");
             let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
             let test_case = name.ends_with(".test.yaml");
             if yaml && !test_case && (name.starts_with("graph") || in_graphs_dir) {
@@ -95,11 +91,7 @@ fn shipped_graphs_pass_the_validator_and_the_json_schema() {
         }
         let json = to_json(&text);
         for e in schema.iter_errors(&json) {
-            failures.push(format!(
-                "JSON Schema rejects {}: {e} at {}",
-                file.display(),
-                e.instance_path()
-            ));
+            failures.push(format!("JSON Schema rejects {}: {e} at {}", file.display(), e.instance_path()));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -121,19 +113,12 @@ fn json_schema_agrees_with_the_validator_on_the_broken_corpus() {
         checked += 1;
         let valid = schema.is_valid(&to_json(&text));
         if valid != accept {
-            let errs: Vec<String> = schema
-                .iter_errors(&to_json(&text))
-                .map(|e| format!("{e} at {}", e.instance_path()))
-                .collect();
-            failures.push(format!(
-                "{}: JSON Schema says valid={valid}, header says {accept}: {errs:?}",
-                file.display()
-            ));
+            let errs: Vec<String> =
+                schema.iter_errors(&to_json(&text)).map(|e| format!("{e} at {}", e.instance_path())).collect();
+            failures
+                .push(format!("{}: JSON Schema says valid={valid}, header says {accept}: {errs:?}", file.display()));
         }
     }
-    assert!(
-        checked >= 20,
-        "only {checked} files carry a `# schema:` verdict"
-    );
+    assert!(checked >= 20, "only {checked} files carry a `# schema:` verdict");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

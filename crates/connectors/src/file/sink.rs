@@ -66,7 +66,9 @@ impl Sink for FileSink {
 pub fn record_to_json(record: &Record) -> Value {
     let mut obj = Map::new();
     let (topic, content_type, props, schema) = match &record.data {
-        DataModel::Message(m) => (Some(&m.topic), m.content_type.clone(), m.user_properties.as_slice(), m.schema.as_ref()),
+        DataModel::Message(m) => {
+            (Some(&m.topic), m.content_type.clone(), m.user_properties.as_slice(), m.schema.as_ref())
+        }
         DataModel::Snapshot(_) | DataModel::BufferOrBytes(_) => (None, None, &[][..], None),
     };
     if let Some(topic) = topic {

@@ -93,9 +93,7 @@ impl MqttTls {
                     return Err(bad(format!("CA file {} holds no certificate", path.display())));
                 }
                 for cert in certs {
-                    roots
-                        .add(cert)
-                        .map_err(|e| bad(format!("CA file {}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| bad(format!("CA file {}: {e}", path.display())))?;
                 }
             }
             None => {
@@ -120,11 +118,9 @@ impl MqttTls {
                     .map_err(|e| bad(format!("reading client certificate {}: {e}", cert.display())))?
                     .collect::<Result<_, _>>()
                     .map_err(|e| bad(format!("client certificate {}: {e}", cert.display())))?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| bad(format!("client key {}: {e}", key.display())))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| bad(format!("client certificate and key: {e}")))
+                let key =
+                    PrivateKeyDer::from_pem_file(key).map_err(|e| bad(format!("client key {}: {e}", key.display())))?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| bad(format!("client certificate and key: {e}")))
             }
             (None, None) => Ok(builder.with_no_client_auth()),
             _ => Err(bad("a client certificate needs both a certificate file and a key file".into())),

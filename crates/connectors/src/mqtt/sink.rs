@@ -24,7 +24,9 @@ use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishPropertie
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{Bytes, DataModel, Record};
 
-use super::client::{io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
+use super::client::{
+    io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl,
+};
 use super::config::{qos, MqttConnection, MqttSinkConfig};
 use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Sink};
@@ -129,16 +131,7 @@ impl MqttSink {
             published: published.clone(),
             endpoint,
         }));
-        Ok(MqttSink {
-            config,
-            qos,
-            shared,
-            batch: Vec::new(),
-            handed: 0,
-            fixed_topic,
-            published,
-            task: Some(task),
-        })
+        Ok(MqttSink { config, qos, shared, batch: Vec::new(), handed: 0, fixed_topic, published, task: Some(task) })
     }
 
     /// Wait until connected; an error if the broker refused us or `timeout` passed.
@@ -155,7 +148,10 @@ impl MqttSink {
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(ConnectorError::Connection { endpoint, message: format!("not connected after {timeout:?}") });
+                return Err(ConnectorError::Connection {
+                    endpoint,
+                    message: format!("not connected after {timeout:?}"),
+                });
             }
             state = self.shared.changed.wait_timeout(state, left).map(|(s, _)| s).unwrap_or_else(|e| e.into_inner().0);
         }
@@ -210,13 +206,17 @@ pub(crate) fn expand_topic(pattern: &str, input: &str) -> Result<String, String>
         if name == "inputTopic" {
             out.push_str(input);
         } else if let Some(n) = name.strip_prefix("inputTopic.") {
-            let n: usize = n.parse().map_err(|_| format!("'${{{name}}}' in topic '{pattern}': expected a level number"))?;
-            let level = input.split('/').nth(n.wrapping_sub(1)).ok_or_else(|| {
-                format!("topic '{pattern}': the input topic '{input}' has no level {n}")
-            })?;
+            let n: usize =
+                n.parse().map_err(|_| format!("'${{{name}}}' in topic '{pattern}': expected a level number"))?;
+            let level = input
+                .split('/')
+                .nth(n.wrapping_sub(1))
+                .ok_or_else(|| format!("topic '{pattern}': the input topic '{input}' has no level {n}"))?;
             out.push_str(level);
         } else {
-            return Err(format!("unknown variable '${{{name}}}' in topic '{pattern}' (use ${{inputTopic}} or ${{inputTopic.N}})"));
+            return Err(format!(
+                "unknown variable '${{{name}}}' in topic '{pattern}' (use ${{inputTopic}} or ${{inputTopic.N}})"
+            ));
         }
         rest = &rest[start + end + 1..];
     }
@@ -260,7 +260,9 @@ impl Sink for MqttSink {
             Some(topic) => topic.clone(),
             None => {
                 let input = input_topic.map(|t| String::from_utf8_lossy(t)).unwrap_or_default();
-                Bytes::from(expand_topic(&self.config.topic, input.as_ref()).map_err(ConnectorError::Config)?.into_bytes())
+                Bytes::from(
+                    expand_topic(&self.config.topic, input.as_ref()).map_err(ConnectorError::Config)?.into_bytes(),
+                )
             }
         };
         let mut publish = Publish::new("", self.qos, payload, Some(properties));
@@ -570,6 +572,9 @@ mod tests {
         assert_eq!(props.response_topic.as_deref(), Some("r/t"));
         assert_eq!(props.correlation_data.as_deref(), Some(&[1u8, 2, 3][..]));
         assert_eq!(props.content_type.as_deref(), Some("text/plain"));
-        assert_eq!(props.user_properties, vec![("k".to_string(), "v".to_string()), ("__ts".to_string(), "5:2:n".to_string())]);
+        assert_eq!(
+            props.user_properties,
+            vec![("k".to_string(), "v".to_string()), ("__ts".to_string(), "5:2:n".to_string())]
+        );
     }
 }

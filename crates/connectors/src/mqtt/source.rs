@@ -20,7 +20,9 @@ use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardR
 use rumqttc::v5::mqttbytes::QoS;
 use wasmgraph_types::{DataModel, Hlc, Message};
 
-use super::client::{io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl};
+use super::client::{
+    io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl,
+};
 use super::config::{qos, MqttConnection, MqttSourceConfig};
 use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::{ConnectorError, Incoming, Poll, Source};
@@ -269,7 +271,8 @@ fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
             user_properties.push((RESPONSE_TOPIC.to_owned(), topic));
         }
         if let Some(data) = props.correlation_data {
-            user_properties.push((CORRELATION_DATA.to_owned(), base64::engine::general_purpose::STANDARD.encode(&data)));
+            user_properties
+                .push((CORRELATION_DATA.to_owned(), base64::engine::general_purpose::STANDARD.encode(&data)));
         }
         content_type = props.content_type;
     }

@@ -16,7 +16,12 @@ pub(crate) const BATCH: usize = 1024;
 
 /// `sequential`: the module shares state across calls (the state store), so
 /// every time is folded on worker 0, one after another in time order.
-pub(crate) fn wasm_accumulate<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance, sequential: bool) -> Records<'s> {
+pub(crate) fn wasm_accumulate<'s>(
+    stream: Records<'s>,
+    ctx: NodeCtx,
+    mut op: Instance,
+    sequential: bool,
+) -> Records<'s> {
     let name = format!("WasmAccumulate({})", ctx.name);
     // Every record of a time meets on one worker, so there is one result per time.
     let pact = Exchange::new(move |r: &Record| if sequential { 0 } else { time_hash(r.time.as_time()) });

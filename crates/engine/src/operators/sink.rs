@@ -34,7 +34,12 @@ pub(crate) fn ordered_sink<'s>(
     stream.unary_frontier(pact, "Sink", move |_cap, _info| {
         let mut pending = Pending::default();
         let mut failed = false;
-        move |(input, frontier), output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, _, timely::container::CapacityContainerBuilder<Vec<Record>>>| {
+        move |(input, frontier),
+              output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
+            '_,
+            _,
+            timely::container::CapacityContainerBuilder<Vec<Record>>,
+        >| {
             let port = output.output_index();
             input.for_each(|cap, data| {
                 if failed {

@@ -51,11 +51,7 @@ pub struct CommandInvoker {
 type R<T> = wasmtime::Result<Result<Resource<T>, RpcError>>;
 
 impl Api<'_> {
-    fn update<T: Clone + Send + 'static>(
-        &mut self,
-        this: &Resource<T>,
-        f: impl FnOnce(&mut T),
-    ) -> R<T> {
+    fn update<T: Clone + Send + 'static>(&mut self, this: &Resource<T>, f: impl FnOnce(&mut T)) -> R<T> {
         let mut next = self.table.get(this)?.clone();
         f(&mut next);
         Ok(Ok(self.table.push(next)?))
@@ -73,11 +69,7 @@ impl command_invoker::HostCommandRequestBuilder for Api<'_> {
     fn new(&mut self) -> wasmtime::Result<Resource<CommandRequestBuilder>> {
         Ok(self.table.push(CommandRequestBuilder::default())?)
     }
-    fn payload(
-        &mut self,
-        this: Resource<CommandRequestBuilder>,
-        payload: Vec<u8>,
-    ) -> R<CommandRequestBuilder> {
+    fn payload(&mut self, this: Resource<CommandRequestBuilder>, payload: Vec<u8>) -> R<CommandRequestBuilder> {
         self.update(&this, |b| b.0.payload = payload)
     }
     fn custom_user_data(
@@ -94,18 +86,11 @@ impl command_invoker::HostCommandRequestBuilder for Api<'_> {
     ) -> R<CommandRequestBuilder> {
         self.update(&this, |b| b.0.topic_tokens = tokens)
     }
-    fn timeout(
-        &mut self,
-        this: Resource<CommandRequestBuilder>,
-        secs: u64,
-        nanos: u32,
-    ) -> R<CommandRequestBuilder> {
+    fn timeout(&mut self, this: Resource<CommandRequestBuilder>, secs: u64, nanos: u32) -> R<CommandRequestBuilder> {
         if nanos >= 1_000_000_000 {
             return Ok(Err(RpcError::ConfigurationInvalid));
         }
-        self.update(&this, |b| {
-            b.0.timeout = Some(std::time::Duration::new(secs, nanos))
-        })
+        self.update(&this, |b| b.0.timeout = Some(std::time::Duration::new(secs, nanos)))
     }
     fn build(&mut self, this: Resource<CommandRequestBuilder>) -> R<CommandRequest> {
         let request = self.table.get(&this)?.0.clone();
@@ -126,11 +111,7 @@ impl command_invoker::HostCommandInvokerOptions for Api<'_> {
 
 macro_rules! option_setter {
     ($name:ident) => {
-        fn $name(
-            &mut self,
-            this: Resource<InvokerOptionsBuilder>,
-            value: String,
-        ) -> R<InvokerOptionsBuilder> {
+        fn $name(&mut self, this: Resource<InvokerOptionsBuilder>, value: String) -> R<InvokerOptionsBuilder> {
             self.update(&this, |b| b.0.$name = Some(value))
         }
     };

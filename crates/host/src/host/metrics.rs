@@ -4,11 +4,7 @@ use crate::bindings::imports::metrics::{self, CounterValue, HistogramValue, Labe
 use crate::state::Api;
 
 fn labels(labels: Option<Vec<Label>>) -> Vec<(String, String)> {
-    labels
-        .unwrap_or_default()
-        .into_iter()
-        .map(|l| (l.key, l.value))
-        .collect()
+    labels.unwrap_or_default().into_iter().map(|l| (l.key, l.value)).collect()
 }
 
 fn to_wit(e: crate::MetricsError) -> MetricsError {
@@ -23,12 +19,7 @@ impl metrics::Host for Api<'_> {
         l: Option<Vec<Label>>,
     ) -> wasmtime::Result<Result<(), MetricsError>> {
         let CounterValue::U64(v) = value;
-        Ok(self
-            .ctx
-            .services
-            .metrics
-            .add_to_counter(&name, v, labels(l))
-            .map_err(to_wit))
+        Ok(self.ctx.services.metrics.add_to_counter(&name, v, labels(l)).map_err(to_wit))
     }
 
     fn record_to_histogram(
@@ -41,11 +32,6 @@ impl metrics::Host for Api<'_> {
             HistogramValue::F64(v) => v,
             HistogramValue::U64(v) => v as f64,
         };
-        Ok(self
-            .ctx
-            .services
-            .metrics
-            .record_to_histogram(&name, v, labels(l))
-            .map_err(to_wit))
+        Ok(self.ctx.services.metrics.record_to_histogram(&name, v, labels(l)).map_err(to_wit))
     }
 }

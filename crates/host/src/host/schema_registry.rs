@@ -49,19 +49,12 @@ impl schema_registry::Host for Api<'_> {
                         schema_content: content,
                         schema_type: SchemaType::MessageSchema,
                         tags: Vec::new(),
-                        version: if version.is_empty() {
-                            "1".to_string()
-                        } else {
-                            version
-                        },
+                        version: if version.is_empty() { "1".to_string() } else { version },
                     }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    return Ok(Err(SchemaError::Internal(format!(
-                        "cannot read {}: {e}",
-                        path.display()
-                    ))));
+                    return Ok(Err(SchemaError::Internal(format!("cannot read {}: {e}", path.display()))));
                 }
             }
         }

@@ -7,8 +7,7 @@ use wasmgraph_state_store as ss;
 
 use crate::bindings::imports::state_store::{self, Duration, HybridLogicalClock, SetOptions};
 use crate::bindings::imports::state_store_types::{
-    SetConditions, StateStoreDelResponse, StateStoreError, StateStoreGetResponse,
-    StateStoreSetResponse,
+    SetConditions, StateStoreDelResponse, StateStoreError, StateStoreGetResponse, StateStoreSetResponse,
 };
 use crate::convert::{hlc_from_wit, hlc_to_wit};
 use crate::state::Api;
@@ -17,14 +16,10 @@ fn options(o: SetOptions) -> ss::SetOptions {
     ss::SetOptions {
         conditions: match o.conditions {
             SetConditions::OnlyIfDoesNotExist => ss::SetConditions::OnlyIfDoesNotExist,
-            SetConditions::OnlyIfEqualOrDoesNotExist => {
-                ss::SetConditions::OnlyIfEqualOrDoesNotExist
-            }
+            SetConditions::OnlyIfEqualOrDoesNotExist => ss::SetConditions::OnlyIfEqualOrDoesNotExist,
             SetConditions::Unconditional => ss::SetConditions::Unconditional,
         },
-        expires: o
-            .expires
-            .map(|d| std::time::Duration::new(d.seconds, d.nanos)),
+        expires: o.expires.map(|d| std::time::Duration::new(d.seconds, d.nanos)),
     }
 }
 
@@ -33,10 +28,7 @@ fn error(e: ss::StateStoreError) -> StateStoreError {
 }
 
 fn del_response(r: ss::DelResponse) -> StateStoreDelResponse {
-    StateStoreDelResponse {
-        response: r.deleted,
-        version: r.version.as_ref().map(hlc_to_wit),
-    }
+    StateStoreDelResponse { response: r.deleted, version: r.version.as_ref().map(hlc_to_wit) }
 }
 
 impl state_store::Host for Api<'_> {
@@ -46,10 +38,7 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreGetResponse, StateStoreError>> {
         let r = self.ctx.services.state_store.get(&key);
-        Ok(Ok(StateStoreGetResponse {
-            response: r.value,
-            version: r.version.as_ref().map(hlc_to_wit),
-        }))
+        Ok(Ok(StateStoreGetResponse { response: r.value, version: r.version.as_ref().map(hlc_to_wit) }))
     }
 
     fn set(
@@ -61,16 +50,9 @@ impl state_store::Host for Api<'_> {
         o: SetOptions,
     ) -> wasmtime::Result<Result<StateStoreSetResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        let r = self
-            .ctx
-            .services
-            .state_store
-            .set(&key, &value, token.as_ref(), options(o));
-        Ok(r.map(|r| StateStoreSetResponse {
-            response: r.written,
-            version: r.version.as_ref().map(hlc_to_wit),
-        })
-        .map_err(error))
+        let r = self.ctx.services.state_store.set(&key, &value, token.as_ref(), options(o));
+        Ok(r.map(|r| StateStoreSetResponse { response: r.written, version: r.version.as_ref().map(hlc_to_wit) })
+            .map_err(error))
     }
 
     fn del(
@@ -80,13 +62,7 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self
-            .ctx
-            .services
-            .state_store
-            .del(&key, token.as_ref())
-            .map(del_response)
-            .map_err(error))
+        Ok(self.ctx.services.state_store.del(&key, token.as_ref()).map(del_response).map_err(error))
     }
 
     fn vdel(
@@ -97,12 +73,6 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self
-            .ctx
-            .services
-            .state_store
-            .vdel(&key, &value, token.as_ref())
-            .map(del_response)
-            .map_err(error))
+        Ok(self.ctx.services.state_store.vdel(&key, &value, token.as_ref()).map(del_response).map_err(error))
     }
 }

@@ -102,14 +102,7 @@ impl Drop for LineBuffer {
 
 impl GuestOutput {
     pub(crate) fn new(which: Which, operation: Arc<str>, recent: Option<RecentLines>) -> Self {
-        GuestOutput {
-            inner: Arc::new(Mutex::new(LineBuffer {
-                which,
-                operation,
-                buf: Vec::new(),
-                recent,
-            })),
-        }
+        GuestOutput { inner: Arc::new(Mutex::new(LineBuffer { which, operation, buf: Vec::new(), recent })) }
     }
 
     /// Emit a partial last line now (a module that traps mid-line).
@@ -122,10 +115,7 @@ impl GuestOutput {
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .write(bytes);
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).write(bytes);
     }
 }
 

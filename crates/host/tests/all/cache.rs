@@ -29,21 +29,14 @@ fn second_load_uses_the_cache() {
     assert_eq!((first.stats().compiled, first.stats().memory_hits), (1, 1));
     let cached: Vec<_> = walk(first.cache_dir().unwrap());
     assert_eq!(cached.len(), 1, "{cached:?}");
-    assert!(
-        cached[0].ends_with(format!("{}.cwasm", m.digest())),
-        "{cached:?}"
-    );
+    assert!(cached[0].ends_with(format!("{}.cwasm", m.digest())), "{cached:?}");
 
     // A new runtime (a second start): read from disk, not compiled.
     let second = runtime_in(dir.path());
     let m2 = second.load(&path).unwrap();
     assert_eq!(m2.cache_source(), CacheSource::Disk);
     assert_eq!((second.stats().compiled, second.stats().disk_hits), (0, 1));
-    let t = TestRuntime {
-        rt: second,
-        services: Services::default(),
-        _cache: tempfile::tempdir().unwrap(),
-    };
+    let t = TestRuntime { rt: second, services: Services::default(), _cache: tempfile::tempdir().unwrap() };
     let mut op = t.operator("passthrough", OperatorKind::Map);
     assert_eq!(payload_text(&op.map(&message("cached")).unwrap()), "cached");
 }
@@ -69,11 +62,7 @@ fn a_file_that_is_not_a_component_is_an_error() {
     std::fs::write(&bad, b"\0asm garbage").unwrap();
     let rt = runtime_in(dir.path());
     let err = rt.load(&bad).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("cannot compile module bad.wasm"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("cannot compile module bad.wasm"), "{err}");
     let err = rt.load(&dir.path().join("missing.wasm")).unwrap_err();
     assert!(err.to_string().contains("cannot read module"), "{err}");
 }

@@ -16,11 +16,7 @@ fn panic_is_a_trap_and_the_next_call_works() {
     assert_eq!(err.kind, CallErrorKind::Trap, "{err}");
     assert!(err.message.contains("wasm backtrace"), "{}", err.message);
     // What the module printed before trapping (Rust's panic message) is part of the error.
-    assert!(
-        err.message.contains("call 3 is a multiple of three"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("call 3 is a multiple of three"), "{}", err.message);
     // A fresh, re-initialised instance: its call counter starts again.
     assert_eq!(payload_text(&op.map(&message("4")).unwrap()), "4");
     assert_eq!(payload_text(&op.map(&message("5")).unwrap()), "5");
@@ -51,14 +47,8 @@ fn infinite_loop_times_out_and_the_next_call_works() {
     let err = op.map(&message("loop please")).unwrap_err();
     let took = started.elapsed();
     assert_eq!(err.kind, CallErrorKind::Timeout, "{err}");
-    assert!(
-        took >= Duration::from_millis(200),
-        "interrupted too early: {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(5),
-        "interrupted too late: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(200), "interrupted too early: {took:?}");
+    assert!(took < Duration::from_secs(5), "interrupted too late: {took:?}");
     assert_eq!(payload_text(&op.map(&message("after")).unwrap()), "after");
     assert_eq!((op.stats().timeouts, op.stats().recreations), (1, 1));
 }

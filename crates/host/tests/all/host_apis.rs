@@ -8,24 +8,15 @@ use crate::support::*;
 #[test]
 fn host_apis_end_to_end() {
     let schemas = tempfile::tempdir().unwrap();
-    std::fs::write(
-        schemas.path().join("temperature-1.json"),
-        "{\"type\":\"object\"}\n",
-    )
-    .unwrap();
+    std::fs::write(schemas.path().join("temperature-1.json"), "{\"type\":\"object\"}\n").unwrap();
     let t = runtime_with(|_, s| s.schema_dir = Some(schemas.path().to_path_buf()));
-    t.services
-        .state_store
-        .seed_from_json(r#"[{"factoryId":"factoryA"}]"#)
-        .unwrap();
+    t.services.state_store.seed_from_json(r#"[{"factoryId":"factoryA"}]"#).unwrap();
     let mut op = t.operator("host-apis", OperatorKind::Map);
 
     let record = message("key1");
     let (out, events) = capture_logs(|| op.map(&record));
     let out = out.unwrap();
-    let DataModel::Message(m) = &out else {
-        panic!("not a message")
-    };
+    let DataModel::Message(m) = &out else { panic!("not a message") };
     let report = String::from_utf8(m.payload.to_vec()).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     let expected = [
@@ -45,8 +36,7 @@ fn host_apis_end_to_end() {
     assert_eq!(&lines[..expected.len()], &expected[..], "{report}");
     let stale = lines[expected.len()];
     assert!(
-        stale.starts_with("stale-set rejected StateStoreError::RequestError(")
-            && stale.contains("older"),
+        stale.starts_with("stale-set rejected StateStoreError::RequestError(") && stale.contains("older"),
         "{stale}"
     );
     assert_eq!(
@@ -63,9 +53,7 @@ fn host_apis_end_to_end() {
     );
 
     // The echo: topic, content type, schema and user properties (plus one).
-    let DataModel::Message(input) = &record.data else {
-        unreachable!()
-    };
+    let DataModel::Message(input) = &record.data else { unreachable!() };
     assert_eq!(m.topic, input.topic);
     assert_eq!(m.content_type, input.content_type);
     assert_eq!(m.schema, input.schema);
@@ -87,35 +75,20 @@ fn host_apis_end_to_end() {
     assert_eq!((h.count, h.sum), (1, 4.0));
 
     // Log lines carry the operation, the record time and the context.
-    let module_events: Vec<_> = events
-        .iter()
-        .filter(|e| e.target == "wasmgraph::module")
-        .collect();
-    let info = module_events
-        .iter()
-        .find(|e| e.field("message") == Some("processing key1"))
-        .expect("info event");
+    let module_events: Vec<_> = events.iter().filter(|e| e.target == "wasmgraph::module").collect();
+    let info = module_events.iter().find(|e| e.field("message") == Some("processing key1")).expect("info event");
     assert_eq!(info.level, tracing::Level::INFO);
     assert_eq!(info.field("operation"), Some("host-apis-op"));
     assert_eq!(info.field("time"), Some(record.time.to_wire().as_str()));
     assert_eq!(info.field("context"), Some("host-apis"));
-    let critical = module_events
-        .iter()
-        .find(|e| e.field("message") == Some("critical key1"))
-        .expect("critical event");
+    let critical = module_events.iter().find(|e| e.field("message") == Some("critical key1")).expect("critical event");
     assert_eq!(critical.level, tracing::Level::ERROR);
     assert_eq!(critical.field("critical"), Some("true"));
 
     // A second record: NX now fails for the kept key only; the counter adds up.
     let again = op.map(&message("key1")).unwrap();
     assert!(payload_text(&again).contains("set-nx-1 Ok(true)"));
-    assert_eq!(
-        t.services
-            .metrics
-            .snapshot()
-            .counter("records", &[("op", "host-apis")]),
-        Some(2)
-    );
+    assert_eq!(t.services.metrics.snapshot().counter("records", &[("op", "host-apis")]), Some(2));
 }
 
 #[test]
@@ -123,10 +96,7 @@ fn init_logs_without_a_record_time() {
     let t = runtime();
     let (op, events) = capture_logs(|| t.operator("host-apis", OperatorKind::Map));
     drop(op);
-    let init = events
-        .iter()
-        .find(|e| e.field("context") == Some("init"))
-        .expect("init event");
+    let init = events.iter().find(|e| e.field("context") == Some("init")).expect("init event");
     assert_eq!(init.level, tracing::Level::DEBUG);
     assert_eq!(init.field("time"), Some(""));
     assert_eq!(init.field("message"), Some("0 properties, 0 schemas"));

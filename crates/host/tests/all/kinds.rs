@@ -15,11 +15,7 @@ fn filter_keeps_drops_and_errors() {
     assert_eq!(err.kind, CallErrorKind::Returned);
     assert_eq!(err.message, "filter was asked to fail");
     assert_eq!(op.stats().returned_errors, 1);
-    assert_eq!(
-        op.stats().recreations,
-        0,
-        "a returned error keeps the instance"
-    );
+    assert_eq!(op.stats().recreations, 0, "a returned error keeps the instance");
 }
 
 #[test]
@@ -41,23 +37,14 @@ fn accumulate_folds_batches_from_an_empty_message() {
     let t = runtime();
     let mut op = t.operator_with("kinds", OperatorKind::Accumulate, vec![("separator", "|")]);
     let staged = DataModel::empty_message(time());
-    let staged = op
-        .accumulate(staged, &[message("a"), message("b")])
-        .unwrap();
+    let staged = op.accumulate(staged, &[message("a"), message("b")]).unwrap();
     let staged = op.accumulate(staged, &[message("c")]).unwrap();
-    let DataModel::Message(m) = &staged else {
-        panic!("not a message")
-    };
+    let DataModel::Message(m) = &staged else { panic!("not a message") };
     assert_eq!(&m.payload[..], b"a|b|c");
-    assert_eq!(
-        m.user_properties,
-        vec![("count".to_string(), "3".to_string())]
-    );
+    assert_eq!(m.user_properties, vec![("count".to_string(), "3".to_string())]);
     assert_eq!(m.content_type.as_deref(), Some("text/plain"));
     assert_eq!(m.timestamp, time());
-    let empty = op
-        .accumulate(DataModel::empty_message(time()), &[])
-        .unwrap();
+    let empty = op.accumulate(DataModel::empty_message(time()), &[]).unwrap();
     assert_eq!(empty.payload().len(), 0);
 }
 
@@ -73,8 +60,5 @@ fn delay_returns_the_module_time() {
     let mut whole = message("x");
     whole.set_time(Hlc::from_secs_nanos(1_700_000_002, 0, 0, "n"));
     assert_eq!(op.delay(&whole).unwrap(), whole.time);
-    assert_eq!(
-        op.delay(&message("error")).unwrap_err().kind,
-        CallErrorKind::Returned
-    );
+    assert_eq!(op.delay(&message("error")).unwrap_err().kind, CallErrorKind::Returned);
 }

@@ -14,17 +14,9 @@ fn passthrough_round_trips_every_field_without_copying_the_payload() {
     assert_eq!(out, record.data);
     // The module returned the host buffer it was given: same bytes, same allocation.
     assert_eq!(out.payload().as_ptr(), record.data.payload().as_ptr());
-    let DataModel::Message(m) = &out else {
-        panic!("not a message")
-    };
+    let DataModel::Message(m) = &out else { panic!("not a message") };
     assert_eq!(&*m.timestamp.node_id, "node-a");
-    assert_eq!(
-        m.user_properties,
-        vec![
-            ("a".to_string(), "1".to_string()),
-            ("a".to_string(), "2".to_string())
-        ]
-    );
+    assert_eq!(m.user_properties, vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".to_string())]);
     assert_eq!(op.stats().calls, 1);
     assert_eq!(op.stats().errors(), 0);
 }
@@ -33,11 +25,7 @@ fn passthrough_round_trips_every_field_without_copying_the_payload() {
 fn passthrough_round_trips_raw_bytes_and_snapshots() {
     let t = runtime();
     let mut op = t.operator("passthrough", OperatorKind::Map);
-    let raw = Record {
-        time: time(),
-        seq: 0,
-        data: DataModel::BufferOrBytes(Bytes::from_static(b"\x00\xffraw")),
-    };
+    let raw = Record { time: time(), seq: 0, data: DataModel::BufferOrBytes(Bytes::from_static(b"\x00\xffraw")) };
     assert_eq!(op.map(&raw).unwrap(), raw.data);
     let snap = Record {
         time: time(),
@@ -61,18 +49,10 @@ fn exports_are_reported() {
     assert_eq!(t.module("passthrough").exports(), vec![OperatorKind::Map]);
     assert_eq!(
         t.module("kinds").exports(),
-        vec![
-            OperatorKind::Filter,
-            OperatorKind::Branch,
-            OperatorKind::Accumulate,
-            OperatorKind::Delay
-        ]
+        vec![OperatorKind::Filter, OperatorKind::Branch, OperatorKind::Accumulate, OperatorKind::Delay]
     );
     assert_eq!(t.module("passthrough").digest().len(), 64);
-    assert_eq!(
-        "Accumulate".parse::<OperatorKind>().unwrap(),
-        OperatorKind::Accumulate
-    );
+    assert_eq!("Accumulate".parse::<OperatorKind>().unwrap(), OperatorKind::Accumulate);
     assert!("concatenate".parse::<OperatorKind>().is_err());
 }
 
@@ -88,10 +68,7 @@ fn missing_export_names_the_operation() {
     let err = Operator::instantiate(&t.rt, &t.module("passthrough"), config).unwrap_err();
     assert!(matches!(err, HostError::MissingExport { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("\"keep-hot\"") && text.contains("filter") && text.contains("exports map"),
-        "{text}"
-    );
+    assert!(text.contains("\"keep-hot\"") && text.contains("filter") && text.contains("exports map"), "{text}");
 }
 
 #[test]
@@ -107,10 +84,7 @@ fn init_false_refuses_to_start_naming_the_operation() {
     assert!(matches!(err, HostError::InitRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("\"picky\""), "{err}");
     // The properties reach init: with accept=yes it starts.
-    let ok = OperatorConfig {
-        properties: vec![("accept".into(), "yes".into())],
-        ..config
-    };
+    let ok = OperatorConfig { properties: vec![("accept".into(), "yes".into())], ..config };
     let mut op = Operator::instantiate(&t.rt, &t.module("init-false"), ok).unwrap();
     assert_eq!(payload_text(&op.map(&message("x")).unwrap()), "x");
 }

@@ -22,12 +22,7 @@ fn print_rough_figures() {
     warm.rt.load(&path).unwrap();
     eprintln!("load from disk cache: {:?}", started.elapsed());
 
-    let config = OperatorConfig {
-        operation: "m".into(),
-        kind: OperatorKind::Map,
-        properties: vec![],
-        schemas: vec![],
-    };
+    let config = OperatorConfig { operation: "m".into(), kind: OperatorKind::Map, properties: vec![], schemas: vec![] };
     let started = Instant::now();
     let mut op = Operator::instantiate(&t.rt, &module, config).unwrap();
     eprintln!("instantiate + init: {:?}", started.elapsed());
@@ -41,10 +36,7 @@ fn print_rough_figures() {
     for _ in 0..n {
         op.map(&record).unwrap();
     }
-    eprintln!(
-        "passthrough map, full message: {:?}/call",
-        started.elapsed() / n
-    );
+    eprintln!("passthrough map, full message: {:?}/call", started.elapsed() / n);
 
     let mut panicky = t.operator("panic-every-third", OperatorKind::Map);
     panicky.map(&record).unwrap();

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use wasmgraph_host::{
-    HostConfig, Module, Operator, OperatorConfig, OperatorKind, Runtime, Services,
-};
+use wasmgraph_host::{HostConfig, Module, Operator, OperatorConfig, OperatorKind, Runtime, Services};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, MessageSchema, Record};
 
 /// The component of `crates/test-guests/<name>`, built once per test process
@@ -17,13 +15,8 @@ pub fn fixture(name: &str) -> PathBuf {
     if let Some(p) = built.get(name) {
         return p.clone();
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../test-guests")
-        .join(name);
-    let opts = wasmgraph_builder::BuildOptions {
-        quiet: true,
-        ..Default::default()
-    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-guests").join(name);
+    let opts = wasmgraph_builder::BuildOptions { quiet: true, ..Default::default() };
     let out = wasmgraph_builder::build(&dir, &opts)
         .unwrap_or_else(|e| panic!("cannot build the test guest {name} (see TOOLCHAIN.md): {e}"));
     built.insert(name.to_string(), out.wasm.clone());
@@ -48,11 +41,7 @@ pub fn runtime_with(f: impl FnOnce(&mut HostConfig, &mut Services)) -> TestRunti
     let mut services = Services::default();
     f(&mut config, &mut services);
     let rt = Runtime::new(config, services.clone()).unwrap();
-    TestRuntime {
-        rt,
-        services,
-        _cache: cache,
-    }
+    TestRuntime { rt, services, _cache: cache }
 }
 
 pub fn runtime() -> TestRuntime {
@@ -68,19 +57,11 @@ impl TestRuntime {
         self.operator_with(name, kind, vec![])
     }
 
-    pub fn operator_with(
-        &self,
-        name: &str,
-        kind: OperatorKind,
-        properties: Vec<(&str, &str)>,
-    ) -> Operator {
+    pub fn operator_with(&self, name: &str, kind: OperatorKind, properties: Vec<(&str, &str)>) -> Operator {
         let config = OperatorConfig {
             operation: format!("{name}-op"),
             kind,
-            properties: properties
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            properties: properties.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             schemas: vec![],
         };
         Operator::instantiate(&self.rt, &self.module(name), config).unwrap()
@@ -132,8 +113,7 @@ struct Visitor<'a>(&'a mut BTreeMap<String, String>);
 
 impl tracing::field::Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
+        self.0.insert(field.name().to_string(), format!("{value:?}"));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         self.0.insert(field.name().to_string(), value.to_string());
@@ -141,11 +121,7 @@ impl tracing::field::Visit for Visitor<'_> {
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Visitor(&mut fields));
         self.0.lock().unwrap().push(Event {

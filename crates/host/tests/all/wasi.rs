@@ -26,10 +26,7 @@ fn with_wasi_version(patch: &str) -> Vec<u8> {
             i += 1;
         }
     }
-    assert!(
-        replaced > 0,
-        "the fixture imports no WASI @0.2.6 interfaces"
-    );
+    assert!(replaced > 0, "the fixture imports no WASI @0.2.6 interfaces");
     out
 }
 
@@ -40,9 +37,7 @@ fn wasi_0_2_0_and_0_2_9_imports_link() {
         let bytes = with_wasi_version(patch);
         let name = format!("wasi:cli/stdout@0.2.{patch}");
         assert!(bytes.windows(name.len()).any(|w| w == name.as_bytes()));
-        let module =
-            t.rt.load_bytes(&format!("passthrough-wasi-0.2.{patch}.wasm"), &bytes)
-                .unwrap();
+        let module = t.rt.load_bytes(&format!("passthrough-wasi-0.2.{patch}.wasm"), &bytes).unwrap();
         let config = OperatorConfig {
             operation: format!("wasi-{patch}"),
             kind: OperatorKind::Map,

@@ -11,8 +11,8 @@ use super::{LogLine, MetricPoint, MetricValue};
 use crate::logger::Level;
 use crate::metrics::{CounterValue, HistogramValue, Label, MetricsError};
 use crate::state_store::{
-    Duration, HybridLogicalClock, SetConditions, SetOptions, StateStoreDelResponse,
-    StateStoreError, StateStoreGetResponse, StateStoreSetResponse,
+    Duration, HybridLogicalClock, SetConditions, SetOptions, StateStoreDelResponse, StateStoreError,
+    StateStoreGetResponse, StateStoreSetResponse,
 };
 use crate::types::Timespec;
 
@@ -25,12 +25,7 @@ pub(crate) struct MockHost {
 
 impl MockHost {
     fn new() -> Self {
-        MockHost {
-            logs: Vec::new(),
-            metrics: Vec::new(),
-            store: store::StateStore::new(),
-            store_failure: None,
-        }
+        MockHost { logs: Vec::new(), metrics: Vec::new(), store: store::StateStore::new(), store_failure: None }
     }
 }
 
@@ -49,21 +44,14 @@ pub(crate) fn reset() {
 
 pub(crate) fn log(level: Level, context: &str, message: &str) {
     eprintln!("[{level}] {context}: {message}");
-    with(|host| {
-        host.logs.push(LogLine {
-            level,
-            context: context.to_owned(),
-            message: message.to_owned(),
-        })
-    });
+    with(|host| host.logs.push(LogLine { level, context: context.to_owned(), message: message.to_owned() }));
 }
 
 fn record(name: &str, value: MetricValue, labels: Option<&[Label]>) -> Result<(), MetricsError> {
     with(|host| {
         let clash = host.metrics.iter().find(|point| {
             point.name == name
-                && matches!(point.value, MetricValue::Counter(_))
-                    != matches!(value, MetricValue::Counter(_))
+                && matches!(point.value, MetricValue::Counter(_)) != matches!(value, MetricValue::Counter(_))
         });
         if let Some(existing) = clash {
             let (was, now) = match existing.value {
@@ -83,11 +71,7 @@ fn record(name: &str, value: MetricValue, labels: Option<&[Label]>) -> Result<()
     })
 }
 
-pub(crate) fn add_to_counter(
-    name: &str,
-    value: CounterValue,
-    labels: Option<&[Label]>,
-) -> Result<(), MetricsError> {
+pub(crate) fn add_to_counter(name: &str, value: CounterValue, labels: Option<&[Label]>) -> Result<(), MetricsError> {
     record(name, MetricValue::Counter(value), labels)
 }
 
@@ -100,21 +84,12 @@ pub(crate) fn record_to_histogram(
 }
 
 pub(crate) fn to_hlc(clock: &HybridLogicalClock) -> Hlc {
-    Hlc::from_secs_nanos(
-        clock.timestamp.secs,
-        clock.timestamp.nanos,
-        clock.counter,
-        clock.node_id.as_str(),
-    )
+    Hlc::from_secs_nanos(clock.timestamp.secs, clock.timestamp.nanos, clock.counter, clock.node_id.as_str())
 }
 
 pub(crate) fn from_hlc(hlc: &Hlc) -> HybridLogicalClock {
     let (secs, nanos) = hlc.secs_nanos();
-    HybridLogicalClock {
-        timestamp: Timespec { secs, nanos },
-        counter: hlc.counter,
-        node_id: hlc.node_id.to_string(),
-    }
+    HybridLogicalClock { timestamp: Timespec { secs, nanos }, counter: hlc.counter, node_id: hlc.node_id.to_string() }
 }
 
 fn store_error(err: store::StateStoreError) -> StateStoreError {
@@ -128,17 +103,11 @@ fn failure(host: &MockHost) -> Result<(), StateStoreError> {
     }
 }
 
-pub(crate) fn state_get(
-    key: &[u8],
-    _timeout: Option<Duration>,
-) -> Result<StateStoreGetResponse, StateStoreError> {
+pub(crate) fn state_get(key: &[u8], _timeout: Option<Duration>) -> Result<StateStoreGetResponse, StateStoreError> {
     with(|host| {
         failure(host)?;
         let answer = host.store.get(key);
-        Ok(StateStoreGetResponse {
-            response: answer.value,
-            version: answer.version.as_ref().map(from_hlc),
-        })
+        Ok(StateStoreGetResponse { response: answer.value, version: answer.version.as_ref().map(from_hlc) })
     })
 }
 
@@ -154,19 +123,14 @@ pub(crate) fn state_set(
         let options = store::SetOptions {
             conditions: match options.conditions {
                 SetConditions::OnlyIfDoesNotExist => store::SetConditions::OnlyIfDoesNotExist,
-                SetConditions::OnlyIfEqualOrDoesNotExist => {
-                    store::SetConditions::OnlyIfEqualOrDoesNotExist
-                }
+                SetConditions::OnlyIfEqualOrDoesNotExist => store::SetConditions::OnlyIfEqualOrDoesNotExist,
                 SetConditions::Unconditional => store::SetConditions::Unconditional,
             },
             expires: options.expires.map(std::time::Duration::from),
         };
         let token = fencing_token.map(to_hlc);
         let answer = host.store.set(key, value, token.as_ref(), options).map_err(store_error)?;
-        Ok(StateStoreSetResponse {
-            response: answer.written,
-            version: answer.version.as_ref().map(from_hlc),
-        })
+        Ok(StateStoreSetResponse { response: answer.written, version: answer.version.as_ref().map(from_hlc) })
     })
 }
 
@@ -184,9 +148,6 @@ pub(crate) fn state_del(
             None => host.store.del(key, token.as_ref()),
         }
         .map_err(store_error)?;
-        Ok(StateStoreDelResponse {
-            response: answer.deleted,
-            version: answer.version.as_ref().map(from_hlc),
-        })
+        Ok(StateStoreDelResponse { response: answer.deleted, version: answer.version.as_ref().map(from_hlc) })
     })
 }

@@ -70,8 +70,8 @@ use crate::logger::Level;
 use crate::metrics::{CounterValue, HistogramValue, Label};
 use crate::state_store::StateStoreError;
 use crate::types::{
-    BufferOrBytes, BufferOrString, DataModel, HybridLogicalClock, Message, MessageProperties,
-    ModuleConfiguration, ModuleSchema, Timespec, Timestamp,
+    BufferOrBytes, BufferOrString, DataModel, HybridLogicalClock, Message, MessageProperties, ModuleConfiguration,
+    ModuleSchema, Timespec, Timestamp,
 };
 
 /// One captured `logger::log` call.
@@ -133,12 +133,7 @@ pub fn counter(name: &str) -> u64 {
 pub fn seed_state(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
     host::with(|host| {
         // An unconditional set without a fencing token cannot fail.
-        let _ = host.store.set(
-            key.as_ref(),
-            value.as_ref(),
-            None,
-            wasmgraph_state_store::SetOptions::default(),
-        );
+        let _ = host.store.set(key.as_ref(), value.as_ref(), None, wasmgraph_state_store::SetOptions::default());
     });
 }
 
@@ -174,11 +169,7 @@ pub fn fail_state_store(error: Option<StateStoreError>) {
 
 /// A hybrid logical clock time with node id `"test"`.
 pub fn hlc(secs: u64, nanos: u32, counter: u64) -> HybridLogicalClock {
-    HybridLogicalClock {
-        timestamp: Timespec { secs, nanos },
-        counter,
-        node_id: "test".to_owned(),
-    }
+    HybridLogicalClock { timestamp: Timespec { secs, nanos }, counter, node_id: "test".to_owned() }
 }
 
 /// A message carrying `payload` (as module-owned bytes) at time zero, with an
@@ -226,10 +217,7 @@ pub fn payload(data: &DataModel) -> Vec<u8> {
 /// receives it.
 pub fn configuration(properties: &[(&str, &str)]) -> ModuleConfiguration {
     ModuleConfiguration {
-        properties: properties
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect(),
+        properties: properties.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
         module_schemas: Vec::<ModuleSchema>::new(),
     }
 }

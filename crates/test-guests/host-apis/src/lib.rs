@@ -24,8 +24,7 @@ use wasm_graph::processor::schema_registry;
 use wasm_graph::processor::state_store;
 use wasm_graph::processor::state_store_types::{SetConditions, SetOptions};
 use wasm_graph::processor::types::{
-    BufferOrBytes, BufferOrString, DataModel, Error, Message, MessageProperties,
-    ModuleConfiguration,
+    BufferOrBytes, BufferOrString, DataModel, Error, Message, MessageProperties, ModuleConfiguration,
 };
 
 struct HostApis;
@@ -38,18 +37,11 @@ fn read(b: &BufferOrBytes) -> Vec<u8> {
 }
 
 fn opts(conditions: SetConditions) -> SetOptions {
-    SetOptions {
-        conditions,
-        expires: None,
-    }
+    SetOptions { conditions, expires: None }
 }
 
 fn token(secs: u64, counter: u64) -> HybridLogicalClock {
-    HybridLogicalClock {
-        timestamp: Timespec { secs, nanos: 0 },
-        counter,
-        node_id: "guest".into(),
-    }
+    HybridLogicalClock { timestamp: Timespec { secs, nanos: 0 }, counter, node_id: "guest".into() }
 }
 
 fn script(key: &str, report: &mut Vec<String>) {
@@ -57,20 +49,14 @@ fn script(key: &str, report: &mut Vec<String>) {
     logger::log(Level::Info, "host-apis", &format!("processing {key}"));
     logger::log(Level::Critical, "host-apis", &format!("critical {key}"));
 
-    let labels = vec![Label {
-        key: "op".into(),
-        value: "host-apis".into(),
-    }];
+    let labels = vec![Label { key: "op".into(), value: "host-apis".into() }];
     let r = metrics::add_to_counter("records", CounterValue::U64(1), Some(&labels));
     report.push(format!("counter {}", r.is_ok()));
-    let r =
-        metrics::record_to_histogram("payload-bytes", HistogramValue::U64(key.len() as u64), None);
+    let r = metrics::record_to_histogram("payload-bytes", HistogramValue::U64(key.len() as u64), None);
     report.push(format!("histogram {}", r.is_ok()));
     match metrics::record_to_histogram("records", HistogramValue::F64(1.0), None) {
         Ok(()) => report.push("mixed ok".into()),
-        Err(metrics::MetricsError::IncompatibleType(m)) => {
-            report.push(format!("mixed incompatible-type {m}"))
-        }
+        Err(metrics::MetricsError::IncompatibleType(m)) => report.push(format!("mixed incompatible-type {m}")),
         Err(metrics::MetricsError::LockError(m)) => report.push(format!("mixed lock-error {m}")),
     }
 
@@ -82,9 +68,7 @@ fn script(key: &str, report: &mut Vec<String>) {
     match state_store::get(k, None) {
         Ok(g) => report.push(format!(
             "get {} version={}",
-            g.response
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or("<none>".into()),
+            g.response.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or("<none>".into()),
             g.version.is_some()
         )),
         Err(e) => report.push(format!("get error {e:?}")),
@@ -103,22 +87,10 @@ fn script(key: &str, report: &mut Vec<String>) {
     let lock = format!("{key}-lock");
     let new = token(100, 1);
     let old = token(100, 0);
-    let r = state_store::set(
-        lock.as_bytes(),
-        b"a",
-        None,
-        Some(&new),
-        opts(SetConditions::Unconditional),
-    )
-    .map(|r| r.response);
+    let r = state_store::set(lock.as_bytes(), b"a", None, Some(&new), opts(SetConditions::Unconditional))
+        .map(|r| r.response);
     report.push(format!("fenced-set {r:?}"));
-    match state_store::set(
-        lock.as_bytes(),
-        b"b",
-        None,
-        Some(&old),
-        opts(SetConditions::Unconditional),
-    ) {
+    match state_store::set(lock.as_bytes(), b"b", None, Some(&old), opts(SetConditions::Unconditional)) {
         Ok(r) => report.push(format!("stale-set accepted {}", r.response)),
         Err(e) => report.push(format!("stale-set rejected {e:?}")),
     }
@@ -128,27 +100,15 @@ fn script(key: &str, report: &mut Vec<String>) {
     let r = state_store::del(lock.as_bytes(), None, None).map(|r| r.response);
     report.push(format!("del-again {r:?}"));
 
-    let r = state_store::get(b"factoryId", None)
-        .map(|g| g.response.map(|v| String::from_utf8_lossy(&v).into_owned()));
+    let r = state_store::get(b"factoryId", None).map(|g| g.response.map(|v| String::from_utf8_lossy(&v).into_owned()));
     report.push(format!("seeded {r:?}"));
     let kept = format!("{key}-kept");
-    let r = state_store::set(
-        kept.as_bytes(),
-        b"kept",
-        None,
-        None,
-        opts(SetConditions::Unconditional),
-    )
-    .map(|r| r.response);
+    let r =
+        state_store::set(kept.as_bytes(), b"kept", None, None, opts(SetConditions::Unconditional)).map(|r| r.response);
     report.push(format!("kept {r:?}"));
 
     match schema_registry::get("temperature", "1", (1, 0)) {
-        Ok(s) => report.push(format!(
-            "schema {} {} {}",
-            s.name,
-            s.version,
-            s.schema_content.trim()
-        )),
+        Ok(s) => report.push(format!("schema {} {} {}", s.name, s.version, s.schema_content.trim())),
         Err(e) => report.push(format!("schema error {e:?}")),
     }
     match schema_registry::get("missing", "1", (1, 0)) {
@@ -162,29 +122,20 @@ impl Guest for HostApis {
         logger::log(
             Level::Debug,
             "init",
-            &format!(
-                "{} properties, {} schemas",
-                configuration.properties.len(),
-                configuration.module_schemas.len()
-            ),
+            &format!("{} properties, {} schemas", configuration.properties.len(), configuration.module_schemas.len()),
         );
         true
     }
 
     fn process(message: DataModel) -> Result<DataModel, Error> {
         let DataModel::Message(m) = message else {
-            return Err(Error {
-                message: "host-apis expects a message".into(),
-            });
+            return Err(Error { message: "host-apis expects a message".into() });
         };
         let key = String::from_utf8_lossy(&read(&m.payload)).into_owned();
         let mut report = Vec::new();
         script(&key, &mut report);
         let mut user_properties = m.properties.user_properties;
-        user_properties.push((
-            BufferOrString::String("host-apis".into()),
-            BufferOrString::String("seen".into()),
-        ));
+        user_properties.push((BufferOrString::String("host-apis".into()), BufferOrString::String("seen".into())));
         Ok(DataModel::Message(Message {
             timestamp: m.timestamp,
             topic: m.topic,

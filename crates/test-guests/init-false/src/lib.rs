@@ -9,10 +9,7 @@ struct Refuse;
 
 impl Guest for Refuse {
     fn init(configuration: ModuleConfiguration) -> bool {
-        configuration
-            .properties
-            .iter()
-            .any(|(k, v)| k == "accept" && v == "yes")
+        configuration.properties.iter().any(|(k, v)| k == "accept" && v == "yes")
     }
 
     fn process(message: DataModel) -> Result<DataModel, Error> {

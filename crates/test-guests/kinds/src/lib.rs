@@ -28,8 +28,7 @@ use std::sync::Mutex;
 use exports::wasm_graph::processor::{accumulate, branch, delay, filter};
 use wasm_graph::processor::hybrid_logical_clock::{HybridLogicalClock, Timespec};
 use wasm_graph::processor::types::{
-    BufferOrBytes, BufferOrString, DataModel, Error, Message, MessageProperties,
-    ModuleConfiguration,
+    BufferOrBytes, BufferOrString, DataModel, Error, Message, MessageProperties, ModuleConfiguration,
 };
 
 static SEPARATOR: Mutex<String> = Mutex::new(String::new());
@@ -70,9 +69,7 @@ impl filter::Guest for Kinds {
     fn process(message: DataModel) -> Result<bool, Error> {
         let p = payload(&message);
         if p == b"error" {
-            return Err(Error {
-                message: "filter was asked to fail".into(),
-            });
+            return Err(Error { message: "filter was asked to fail".into() });
         }
         Ok(!contains(&p, b"drop"))
     }
@@ -106,9 +103,7 @@ impl accumulate::Guest for Kinds {
 
     fn process(staged: DataModel, message: Vec<DataModel>) -> Result<DataModel, Error> {
         let DataModel::Message(staged) = staged else {
-            return Err(Error {
-                message: "staged value is not a message".into(),
-            });
+            return Err(Error { message: "staged value is not a message".into() });
         };
         let sep = SEPARATOR.lock().unwrap().clone();
         let mut out = read(&staged.payload);
@@ -147,24 +142,16 @@ impl delay::Guest for Kinds {
         true
     }
 
-    fn process(
-        data: DataModel,
-        timestamp: HybridLogicalClock,
-    ) -> Result<HybridLogicalClock, Error> {
+    fn process(data: DataModel, timestamp: HybridLogicalClock) -> Result<HybridLogicalClock, Error> {
         if payload(&data) == b"error" {
-            return Err(Error {
-                message: "delay was asked to fail".into(),
-            });
+            return Err(Error { message: "delay was asked to fail".into() });
         }
         let whole = timestamp.timestamp.nanos == 0 && timestamp.counter == 0;
         if whole {
             return Ok(timestamp);
         }
         Ok(HybridLogicalClock {
-            timestamp: Timespec {
-                secs: timestamp.timestamp.secs + 1,
-                nanos: 0,
-            },
+            timestamp: Timespec { secs: timestamp.timestamp.secs + 1, nanos: 0 },
             counter: 0,
             node_id: timestamp.node_id,
         })

@@ -36,9 +36,7 @@ impl Guest for PanicEveryThird {
             panic!("call {n} is a multiple of three");
         }
         if payload(&message) == b"error" {
-            return Err(Error {
-                message: format!("call {n} was asked to fail"),
-            });
+            return Err(Error { message: format!("call {n} was asked to fail") });
         }
         Ok(message)
     }

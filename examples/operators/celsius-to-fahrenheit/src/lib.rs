@@ -29,11 +29,7 @@ struct Converted {
 }
 
 fn convert_init(configuration: ModuleConfiguration) -> bool {
-    logger::log(
-        Level::Info,
-        CONTEXT,
-        &format!("init with {} properties", configuration.properties.len()),
-    );
+    logger::log(Level::Info, CONTEXT, &format!("init with {} properties", configuration.properties.len()));
     true
 }
 
@@ -51,9 +47,8 @@ fn celsius_to_fahrenheit(input: DataModel) -> Result<DataModel, Error> {
         message: format!("payload is not {{\"temperature\":{{\"value\":<number>}}}}: {err}"),
     })?;
     let celsius = reading.temperature.value;
-    let output = Output {
-        temperature: Converted { value_fahrenheit: celsius * 9.0 / 5.0 + 32.0, original_celsius: celsius },
-    };
+    let output =
+        Output { temperature: Converted { value_fahrenheit: celsius * 9.0 / 5.0 + 32.0, original_celsius: celsius } };
     let bytes = serde_json::to_vec(&output).map_err(|err| Error { message: err.to_string() })?;
     message.payload = BufferOrBytes::Bytes(bytes);
     Ok(DataModel::Message(message))
@@ -71,15 +66,9 @@ mod tests {
         let mut message = testing::message(Vec::new());
         message.payload = BufferOrBytes::Buffer(Buffer::new(br#"{"temperature":{"value":100}}"#.to_vec()));
         let out = celsius_to_fahrenheit(DataModel::Message(message)).unwrap();
-        assert_eq!(
-            testing::payload(&out),
-            br#"{"temperature":{"value_fahrenheit":212.0,"original_celsius":100.0}}"#
-        );
+        assert_eq!(testing::payload(&out), br#"{"temperature":{"value_fahrenheit":212.0,"original_celsius":100.0}}"#);
         let out = celsius_to_fahrenheit(testing::data(br#"{"temperature":{"value":-40}}"#.to_vec())).unwrap();
-        assert_eq!(
-            testing::payload(&out),
-            br#"{"temperature":{"value_fahrenheit":-40.0,"original_celsius":-40.0}}"#
-        );
+        assert_eq!(testing::payload(&out), br#"{"temperature":{"value_fahrenheit":-40.0,"original_celsius":-40.0}}"#);
         assert_eq!(testing::counter("requests"), 2);
     }
 

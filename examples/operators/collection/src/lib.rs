@@ -113,11 +113,7 @@ fn collect_sensor_data(staged: DataModel, inputs: Vec<DataModel>) -> Result<Data
     } else {
         match serde_json::from_slice(&staged_payload) {
             Ok(Measurement::SensorData(data)) => data,
-            _ => {
-                return Err(Error {
-                    message: "staged value is not a {\"sensor_data\":…} document".to_owned(),
-                })
-            }
+            _ => return Err(Error { message: "staged value is not a {\"sensor_data\":…} document".to_owned() }),
         }
     };
 
@@ -136,8 +132,8 @@ fn collect_sensor_data(staged: DataModel, inputs: Vec<DataModel>) -> Result<Data
         }
     }
 
-    let bytes = serde_json::to_vec(&Measurement::SensorData(collected))
-        .map_err(|err| Error { message: err.to_string() })?;
+    let bytes =
+        serde_json::to_vec(&Measurement::SensorData(collected)).map_err(|err| Error { message: err.to_string() })?;
     result.payload = BufferOrBytes::Bytes(bytes);
     Ok(DataModel::Message(result))
 }
@@ -180,11 +176,9 @@ mod tests {
             height: 0,
             frame: BufferOrBytes::Bytes(br#"{"object":{"result":"tripod"}}"#.to_vec()),
         };
-        let second = collect_sensor_data(
-            first,
-            vec![DataModel::Snapshot(snapshot), testing::data(b"\x89PNG".to_vec())],
-        )
-        .unwrap();
+        let second =
+            collect_sensor_data(first, vec![DataModel::Snapshot(snapshot), testing::data(b"\x89PNG".to_vec())])
+                .unwrap();
         assert_eq!(
             text(&second),
             r#"{"sensor_data":{"temperature":[],"humidity":[],"object":[{"result":"bear"},{"result":"tripod"}]}}"#

@@ -48,8 +48,8 @@ fn time_of(message: &Message) -> (u64, u32, u64) {
 }
 
 fn value_of(message: &Message) -> Result<f64, String> {
-    let reading: HumidityReading = serde_json::from_slice(&message.payload.read())
-        .map_err(|err| format!("not a humidity reading ({err})"))?;
+    let reading: HumidityReading =
+        serde_json::from_slice(&message.payload.read()).map_err(|err| format!("not a humidity reading ({err})"))?;
     reading.humidity.value.ok_or_else(|| "humidity reading without a value".to_owned())
 }
 
@@ -64,9 +64,7 @@ fn accumulate_humidity(staged: DataModel, inputs: Vec<DataModel>) -> Result<Data
         Humidity { value: None, count: 0, max: 0.0, min: 0.0, average: 0.0, last: 0.0 }
     } else {
         serde_json::from_slice::<HumidityReading>(&staged_payload)
-            .map_err(|err| Error {
-                message: format!("staged value is not humidity statistics: {err}"),
-            })?
+            .map_err(|err| Error { message: format!("staged value is not humidity statistics: {err}") })?
             .humidity
     };
     let mut sum = stats.average * stats.count as f64;
@@ -106,8 +104,8 @@ fn accumulate_humidity(staged: DataModel, inputs: Vec<DataModel>) -> Result<Data
         return Ok(DataModel::Message(result));
     }
     stats.average = sum / stats.count as f64;
-    let bytes = serde_json::to_vec(&HumidityReading { humidity: stats })
-        .map_err(|err| Error { message: err.to_string() })?;
+    let bytes =
+        serde_json::to_vec(&HumidityReading { humidity: stats }).map_err(|err| Error { message: err.to_string() })?;
     logger::log(Level::Debug, CONTEXT, &String::from_utf8_lossy(&bytes));
     result.payload = BufferOrBytes::Bytes(bytes);
     Ok(DataModel::Message(result))
@@ -131,10 +129,7 @@ mod tests {
     fn one_reading() {
         testing::reset();
         let out = accumulate_humidity(testing::data(Vec::new()), vec![reading(85.0, 1)]).unwrap();
-        assert_eq!(
-            text(&out),
-            r#"{"humidity":{"count":1,"max":85.0,"min":85.0,"average":85.0,"last":85.0}}"#
-        );
+        assert_eq!(text(&out), r#"{"humidity":{"count":1,"max":85.0,"min":85.0,"average":85.0,"last":85.0}}"#);
         assert_eq!(testing::counter("requests"), 1);
     }
 
@@ -142,15 +137,9 @@ mod tests {
     fn statistics_continue_across_batches() {
         testing::reset();
         let first = accumulate_humidity(testing::data(Vec::new()), vec![reading(40.0, 2), reading(60.0, 1)]).unwrap();
-        assert_eq!(
-            text(&first),
-            r#"{"humidity":{"count":2,"max":60.0,"min":40.0,"average":50.0,"last":40.0}}"#
-        );
+        assert_eq!(text(&first), r#"{"humidity":{"count":2,"max":60.0,"min":40.0,"average":50.0,"last":40.0}}"#);
         let second = accumulate_humidity(first, vec![reading(20.0, 3), testing::data(b"{}".to_vec())]).unwrap();
-        assert_eq!(
-            text(&second),
-            r#"{"humidity":{"count":3,"max":60.0,"min":20.0,"average":40.0,"last":20.0}}"#
-        );
+        assert_eq!(text(&second), r#"{"humidity":{"count":3,"max":60.0,"min":20.0,"average":40.0,"last":20.0}}"#);
         assert_eq!(testing::counter("skipped"), 1);
     }
 

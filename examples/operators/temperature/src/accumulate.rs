@@ -53,8 +53,8 @@ fn skip(why: &str) {
 
 /// The Celsius value of one record, or why it is skipped.
 fn celsius(message: &Message) -> Result<f64, String> {
-    let reading: TemperatureReading = serde_json::from_slice(&message.payload.read())
-        .map_err(|err| format!("not a temperature reading ({err})"))?;
+    let reading: TemperatureReading =
+        serde_json::from_slice(&message.payload.read()).map_err(|err| format!("not a temperature reading ({err})"))?;
     let value = reading.temperature.value.ok_or("temperature reading without a value")?;
     Ok(match reading.temperature.unit {
         Unit::Celsius => value,
@@ -132,7 +132,9 @@ mod tests {
     use wasm_graph_sdk::testing;
 
     fn reading(celsius: f64, secs: u64) -> DataModel {
-        let payload = format!(r#"{{"temperature":{{"value":{celsius},"count":0,"max":0.0,"min":0.0,"average":0.0,"last":0.0,"unit":"C","overtemp":false}}}}"#);
+        let payload = format!(
+            r#"{{"temperature":{{"value":{celsius},"count":0,"max":0.0,"min":0.0,"average":0.0,"last":0.0,"unit":"C","overtemp":false}}}}"#
+        );
         let mut message = testing::buffer_message(payload.into_bytes(), secs, 0);
         message.topic = BufferOrBytes::Bytes(format!("sensors/{secs}").into_bytes());
         DataModel::Message(message)
@@ -158,7 +160,8 @@ mod tests {
     #[test]
     fn staged_statistics_continue_across_batches() {
         testing::reset();
-        let first = accumulate_temperature(testing::data(Vec::new()), vec![reading(10.0, 5), reading(30.0, 3)]).unwrap();
+        let first =
+            accumulate_temperature(testing::data(Vec::new()), vec![reading(10.0, 5), reading(30.0, 3)]).unwrap();
         assert_eq!(
             text(&first),
             r#"{"temperature":{"count":2,"max":30.0,"min":10.0,"average":20.0,"last":10.0,"unit":"C","overtemp":false}}"#

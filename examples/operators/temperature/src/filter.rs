@@ -65,8 +65,8 @@ fn filter_temperature(input: DataModel) -> Result<bool, Error> {
     if !is_temperature(&payload).map_err(|err| error(format!("payload is not JSON: {err}")))? {
         return Ok(false);
     }
-    let reading: TemperatureReading = serde_json::from_slice(&payload)
-        .map_err(|err| error(format!("not a temperature reading: {err}")))?;
+    let reading: TemperatureReading =
+        serde_json::from_slice(&payload).map_err(|err| error(format!("not a temperature reading: {err}")))?;
     let (lower, upper) = BOUNDS.with(Cell::get);
     Ok(match (reading.temperature.unit, reading.temperature.value) {
         (Unit::Celsius, Some(value)) => lower < value && value < upper,
@@ -98,10 +98,7 @@ mod tests {
     #[test]
     fn bounds_come_from_init_parameters() {
         testing::reset();
-        let config = testing::configuration(&[
-            ("temperature_lower_bound", "0"),
-            ("temperature_upper_bound", "100"),
-        ]);
+        let config = testing::configuration(&[("temperature_lower_bound", "0"), ("temperature_upper_bound", "100")]);
         assert!(filter_temperature_init(config));
         assert!(keeps(50.0));
         assert!(!keeps(100.0));

@@ -21,18 +21,14 @@ fn fahrenheit_to_celsius(input: DataModel) -> Result<DataModel, Error> {
         return Err(error("expected a message"));
     };
     let payload = message.payload.read();
-    let temperature = is_temperature(&payload)
-        .map_err(|err| error(format!("payload is not JSON: {err}")))?;
+    let temperature = is_temperature(&payload).map_err(|err| error(format!("payload is not JSON: {err}")))?;
     if !temperature {
         return Ok(DataModel::Message(message));
     }
-    let mut reading: TemperatureReading = serde_json::from_slice(&payload)
-        .map_err(|err| error(format!("not a temperature reading: {err}")))?;
+    let mut reading: TemperatureReading =
+        serde_json::from_slice(&payload).map_err(|err| error(format!("not a temperature reading: {err}")))?;
     if reading.temperature.unit == Unit::Fahrenheit {
-        let fahrenheit = reading
-            .temperature
-            .value
-            .ok_or_else(|| error("temperature reading without a value"))?;
+        let fahrenheit = reading.temperature.value.ok_or_else(|| error("temperature reading without a value"))?;
         let celsius = to_celsius(fahrenheit);
         logger::log(Level::Debug, CONTEXT, &format!("{fahrenheit} F is {celsius} C"));
         reading.temperature.value = Some(celsius);
@@ -87,7 +83,10 @@ mod tests {
         testing::reset();
         assert!(run("not json").unwrap_err().message.contains("not JSON"));
         assert!(run(r#"{"temperature":{"unit":"F"}}"#).unwrap_err().message.contains("without a value"));
-        assert!(run(r#"{"temperature":{"value":1,"unit":"K"}}"#).unwrap_err().message.contains("not a temperature reading"));
+        assert!(run(r#"{"temperature":{"value":1,"unit":"K"}}"#)
+            .unwrap_err()
+            .message
+            .contains("not a temperature reading"));
         let not_message = fahrenheit_to_celsius(DataModel::BufferOrBytes(BufferOrBytes::Bytes(vec![])));
         assert_eq!(not_message.unwrap_err().message, "expected a message");
     }

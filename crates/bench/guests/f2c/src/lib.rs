@@ -23,8 +23,7 @@ fn f2c(input: DataModel) -> Result<DataModel, Error> {
         return Err(Error { message: "expected a message".into() });
     };
     let payload = message.payload.read();
-    let mut reading: Reading =
-        serde_json::from_slice(&payload).map_err(|e| Error { message: e.to_string() })?;
+    let mut reading: Reading = serde_json::from_slice(&payload).map_err(|e| Error { message: e.to_string() })?;
     if reading.temperature.unit == "F" {
         reading.temperature.value = (reading.temperature.value - 32.0) * 5.0 / 9.0;
         reading.temperature.unit = "C".into();
