@@ -9,6 +9,4 @@ pub mod file;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-mod traits;
-
-pub use traits::{ConnectorError, Incoming, Poll, Sink, Source};
+pub use wasmgraph_connector::{ConnectorError, Incoming, Poll, Sink, Source};

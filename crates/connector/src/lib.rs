@@ -1,4 +1,11 @@
-//! The contract between connectors and the engine.
+//! The contract between connectors and the engine: what a source hands over
+//! ([`Incoming`] through [`Source::poll`]), what a sink receives
+//! ([`Sink::write`]), and how durability flows back ([`Sink::flush`], then
+//! [`Source::ack`]).
+//!
+//! This crate holds only the traits, so the engine can depend on it without
+//! compiling any protocol stack (MQTT, Kafka, TLS, tokio), and a connector can
+//! be written without seeing timely or wasmtime.
 
 use std::time::Duration;
 
