@@ -98,3 +98,79 @@ mod tests {
         assert!("fold".parse::<OperatorKind>().is_err());
     }
 }
+
+/// The eight operation types of a graph definition (`operationType`): the
+/// five operator kinds a module implements, plus the host's source, sink and
+/// concatenate. Config, engine and runtime all name graph nodes by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationType {
+    /// Where records enter the graph.
+    Source,
+    /// Where records leave the graph.
+    Sink,
+    /// One record in, one out (module).
+    Map,
+    /// Keep or drop each record (module).
+    Filter,
+    /// Route each record to arm "True" or "False" (module).
+    Branch,
+    /// Fold the records of one time into one (module).
+    Accumulate,
+    /// Merge several inputs.
+    Concatenate,
+    /// Move each record to a later time (module).
+    Delay,
+}
+
+impl OperationType {
+    /// All types, in the order DESIGN §2 lists them.
+    pub const ALL: [OperationType; 8] = [
+        OperationType::Source,
+        OperationType::Sink,
+        OperationType::Map,
+        OperationType::Filter,
+        OperationType::Branch,
+        OperationType::Accumulate,
+        OperationType::Concatenate,
+        OperationType::Delay,
+    ];
+
+    /// The name as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationType::Source => "source",
+            OperationType::Sink => "sink",
+            OperationType::Map => "map",
+            OperationType::Filter => "filter",
+            OperationType::Branch => "branch",
+            OperationType::Accumulate => "accumulate",
+            OperationType::Concatenate => "concatenate",
+            OperationType::Delay => "delay",
+        }
+    }
+
+    /// Parses the YAML name (exact, lowercase).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The operator interface a module must export for this type; `None` for the
+    /// host-implemented source, sink and concatenate.
+    pub fn operator_kind(self) -> Option<OperatorKind> {
+        match self {
+            OperationType::Map => Some(OperatorKind::Map),
+            OperationType::Filter => Some(OperatorKind::Filter),
+            OperationType::Branch => Some(OperatorKind::Branch),
+            OperationType::Accumulate => Some(OperatorKind::Accumulate),
+            OperationType::Delay => Some(OperatorKind::Delay),
+            OperationType::Source | OperationType::Sink | OperationType::Concatenate => None,
+        }
+    }
+}
+
+impl fmt::Display for OperationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

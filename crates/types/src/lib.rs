@@ -6,11 +6,13 @@
 //! the payload. They carry no wasmtime or timely types: connectors, the host and
 //! the engine all speak them.
 
+mod failure;
 mod hlc;
 mod kind;
 mod record;
 
 pub use bytes::Bytes;
+pub use failure::FailureKind;
 pub use hlc::{wall_nanos, Hlc, HlcClock};
-pub use kind::{OperatorKind, UnknownOperatorKind};
+pub use kind::{OperationType, OperatorKind, UnknownOperatorKind};
 pub use record::{DataModel, Message, MessageSchema, Record, Snapshot};
