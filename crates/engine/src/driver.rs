@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Concatenate, Exchange as _, Inspect as _, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope};
-use wasmgraph_connectors::{Poll, Sink, Source};
+use timely::worker::Worker;
+use wasmgraph_connector::{ConnectorError, Poll, Sink, Source};
 use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
+use crate::acks::PendingAcks;
 use crate::moves::Moves;
 use crate::operators::{self, NodeCtx, Records, Time};
 use crate::{FailureKind, NodeKind, Plan, PlanError, Stats};
@@ -99,143 +101,156 @@ pub fn run(
     options: RunOptions,
 ) -> Result<RunReport, RunError> {
     plan.check()?;
-    // Instantiate every operation once up front: a module whose init fails is
-    // reported cleanly, by name, before any worker starts.
+    instantiate_once(&plan)?;
+    let started = Instant::now();
+    let run = Arc::new(RunState {
+        plan,
+        source: Mutex::new(Some(source)),
+        sink: Mutex::new(Some(sink)),
+        fatal: Arc::new(Mutex::new(None)),
+        source_error: Mutex::new(None),
+        on_error: options.on_error.clone().unwrap_or_else(|| Arc::new(|_: &ErrorEvent| {})),
+        moves: Arc::new(Moves::default()),
+        stats,
+        options,
+    });
+    let config = timely::Config::process(run.options.workers.max(1));
+    let worker_run = run.clone();
+    let guards = timely::execute(config, move |worker| worker_main(worker, &worker_run)).map_err(RunError::Engine)?;
+    for result in guards.join() {
+        result.map_err(RunError::Engine)?;
+    }
+    if let Some(err) = lock(&run.source_error).take() {
+        return Err(RunError::Source(err));
+    }
+    if let Some(err) = lock(&run.fatal).take() {
+        return Err(RunError::Sink(err));
+    }
+    Ok(RunReport { elapsed: started.elapsed() })
+}
+
+/// Instantiate every operation once up front: a module whose init fails is
+/// reported cleanly, by name, before any worker starts.
+fn instantiate_once(plan: &Plan) -> Result<(), RunError> {
     for node in &plan.nodes {
         if let Some(factory) = &node.factory {
             factory.create(0).map_err(|message| RunError::Instantiate { operation: node.name.clone(), message })?;
         }
     }
-    let started = Instant::now();
-    let plan = Arc::new(plan);
-    let source = Arc::new(Mutex::new(Some(source)));
-    let sink = Arc::new(Mutex::new(Some(sink)));
-    let fatal: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let source_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let on_error = options.on_error.clone().unwrap_or_else(|| Arc::new(|_: &crate::ErrorEvent| {}));
-    let moves = Arc::new(Moves::default());
+    Ok(())
+}
 
-    let config = timely::Config::process(options.workers.max(1));
-    let worker_stats = stats.clone();
-    let worker_fatal = fatal.clone();
-    let worker_source_error = source_error.clone();
-    let guards = timely::execute(config, move |worker| {
-        let index = worker.index();
-        let mut input = InputHandle::<Time, CapacityContainerBuilder<Vec<Record>>>::new();
-        let probe = ProbeHandle::new();
-        let my_source = if index == 0 { source.lock().ok().and_then(|mut s| s.take()) } else { None };
-        // The sink writes on the last worker: with the source on the first,
-        // the two per-record jobs only one worker can do land on different
-        // workers when there are several.
-        let my_sink = if index + 1 == worker.peers() { sink.lock().ok().and_then(|mut s| s.take()) } else { None };
-        let build = worker.dataflow::<Time, _, _>(|scope| {
-            build_dataflow(
-                scope,
-                &plan,
-                &mut input,
-                my_sink,
-                Shared {
-                    stats: worker_stats.clone(),
-                    fatal: worker_fatal.clone(),
-                    on_error: on_error.clone(),
-                    moves: moves.clone(),
-                },
-                index,
-            )
-            .map(|sink_stream| {
-                sink_stream.probe_with(&probe);
-            })
-        });
-        if let Err(message) = build {
-            // Another worker may be waiting on this one; record the failure and
-            // let the dataflow drain with no input.
-            worker_fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(message);
-            return;
+/// What every worker of one run shares.
+struct RunState {
+    plan: Plan,
+    /// Taken by the first worker.
+    source: Mutex<Option<Box<dyn Source>>>,
+    /// Taken by the last worker.
+    sink: Mutex<Option<Box<dyn Sink>>>,
+    /// A failure that ends the run (sink failure, a worker that could not build).
+    fatal: Arc<Mutex<Option<String>>>,
+    /// The source failed.
+    source_error: Mutex<Option<String>>,
+    on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+    moves: Arc<Moves>,
+    stats: Arc<Stats>,
+    options: RunOptions,
+}
+
+impl RunState {
+    fn failed(&self) -> bool {
+        self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
+    }
+
+    fn source_failed(&self, err: ConnectorError) {
+        lock(&self.source_error).get_or_insert(err.to_string());
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type Input = InputHandle<Time, CapacityContainerBuilder<Vec<Record>>>;
+
+/// One worker: build the dataflow; the first worker also feeds the source.
+fn worker_main(worker: &mut Worker, run: &RunState) {
+    let index = worker.index();
+    let mut input = Input::new();
+    let probe = ProbeHandle::new();
+    let my_source = if index == 0 { lock(&run.source).take() } else { None };
+    // The sink writes on the last worker: with the source on the first, the
+    // two per-record jobs only one worker can do land on different workers
+    // when there are several.
+    let my_sink = if index + 1 == worker.peers() { lock(&run.sink).take() } else { None };
+    let shared = Shared {
+        stats: run.stats.clone(),
+        fatal: run.fatal.clone(),
+        on_error: run.on_error.clone(),
+        moves: run.moves.clone(),
+    };
+    let build = worker.dataflow::<Time, _, _>(|scope| {
+        build_dataflow(scope, &run.plan, &mut input, my_sink, shared, index).map(|sink_stream| {
+            sink_stream.probe_with(&probe);
+        })
+    });
+    if let Err(message) = build {
+        // Another worker may be waiting on this one; record the failure and
+        // let the dataflow drain with no input.
+        lock(&run.fatal).get_or_insert(message);
+        return;
+    }
+    let Some(mut source) = my_source else { return };
+    Feeder::new(input, probe, run).run(worker, &mut *source);
+}
+
+/// Feeds the source's messages into the dataflow on the first worker, keeps
+/// the number of polls in flight bounded, and acknowledges what was written.
+struct Feeder<'r> {
+    input: Input,
+    probe: ProbeHandle<Time>,
+    run: &'r RunState,
+    clock: HlcClock,
+    seq: u64,
+    batch: Vec<Record>,
+    /// One past the last record time of each poll whose records the sink may
+    /// not have written yet.
+    in_flight: VecDeque<Time>,
+    acks: PendingAcks,
+}
+
+/// What one round of the feeder found.
+enum Round {
+    /// Records went in (or time advanced): keep stepping.
+    Busy,
+    /// Nothing new and the dataflow is still working: park briefly.
+    Idle,
+    /// The source ended or failed.
+    Done,
+}
+
+impl<'r> Feeder<'r> {
+    fn new(input: Input, probe: ProbeHandle<Time>, run: &'r RunState) -> Self {
+        Feeder {
+            input,
+            probe,
+            clock: HlcClock::new(run.options.node_id.as_str()),
+            seq: 0,
+            batch: Vec::with_capacity(run.options.batch.max(1)),
+            in_flight: VecDeque::new(),
+            acks: PendingAcks::new(run.moves.clone()),
+            run,
         }
-        let Some(mut source) = my_source else { return };
-        let failed = || worker_fatal.lock().map(|f| f.is_some()).unwrap_or(true);
-        let mut clock = HlcClock::new(options.node_id.as_str());
-        let mut seq: u64 = 0;
-        let mut batch: Vec<Record> = Vec::with_capacity(options.batch.max(1));
-        // One past the last record time of each poll whose records the sink
-        // may not have written yet.
-        let mut in_flight: VecDeque<Time> = VecDeque::new();
-        // (record time, token) of messages not yet acknowledged to the source.
-        let mut unacked: VecDeque<(Time, u64)> = VecDeque::new();
-        loop {
-            if failed() {
+    }
+
+    fn run(mut self, worker: &mut Worker, source: &mut dyn Source) {
+        while !self.run.failed() {
+            let round = self.poll(source);
+            if matches!(round, Round::Done) {
                 break;
             }
-            // Records sent (or time advanced) that the sink has not caught up
-            // with yet: waiting on the source now would hold their output back
-            // by up to `poll_wait`, so poll without waiting and keep stepping.
-            let busy = probe.less_than(input.time());
-            let wait = if busy { Duration::ZERO } else { options.poll_wait };
-            let mut idle = false;
-            match source.poll(options.batch, wait) {
-                Ok(Poll::Data(items)) => {
-                    // Messages without a time of their own are stamped with the
-                    // moment the poll returned (one wall clock reading per
-                    // poll; the clock's counter keeps their times distinct and
-                    // in order).
-                    let now = wall_nanos();
-                    for item in items {
-                        let time = match &item.time {
-                            Some(t) => clock.observe(t),
-                            None => clock.tick(now),
-                        };
-                        if let Some(token) = item.ack {
-                            unacked.push_back((time.as_time(), token));
-                        }
-                        batch.push(operators::record_at(time, seq, item.data));
-                        seq += 1;
-                    }
-                    // The whole poll travels under one timely time, its first
-                    // (earliest: the clock never goes back) record time; each
-                    // record keeps its own, later or equal, time in
-                    // `Record::time`, which is what every operator orders and
-                    // groups by. Invariant: a record's time is never earlier
-                    // than the time of the capability it travels under.
-                    if let Some(first) = batch.first().map(|r| r.time.as_time()) {
-                        if first > *input.time() {
-                            input.advance_to(first);
-                        }
-                        worker_stats.read.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        input.send_batch(&mut batch);
-                        batch.clear();
-                        let next = clock.last().as_time() + 1;
-                        input.advance_to(next);
-                        in_flight.push_back(next);
-                    }
-                }
-                Ok(Poll::Idle) if busy => idle = true,
-                Ok(Poll::Idle) => {
-                    // The poll waited and nothing came: let time pass for
-                    // windows even without input.
-                    let next = clock.now().as_time();
-                    if next > *input.time() {
-                        input.advance_to(next);
-                    }
-                }
-                Ok(Poll::End) => break,
-                Err(err) => {
-                    worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
-                    break;
-                }
-            }
-            // Keep at most a few polls in flight so memory stays bounded.
-            while in_flight.front().is_some_and(|t| !probe.less_than(t)) {
-                in_flight.pop_front();
-            }
-            while in_flight.len() > MAX_POLLS_IN_FLIGHT {
-                let oldest = in_flight[0];
-                while probe.less_than(&oldest) && !failed() {
-                    // Other workers wake this one when they send it anything.
-                    worker.step_or_park(Some(PARK));
-                }
-                in_flight.pop_front();
-            }
-            if idle {
+            self.bound_in_flight(worker);
+            if matches!(round, Round::Idle) {
                 // Nothing new from the source and nothing to do here but wait
                 // for other workers: park briefly (they wake this worker when
                 // they send it anything) instead of spinning on the source.
@@ -243,35 +258,105 @@ pub fn run(
             } else {
                 worker.step();
             }
-            if failed() {
+            if self.run.failed() {
                 break;
             }
-            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked, *input.time()) {
-                worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+            let next = *self.input.time();
+            if let Err(err) = self.acks.settle(source, &self.probe, next) {
+                self.run.source_failed(err);
                 break;
             }
         }
+        let Feeder { input, probe, mut acks, run, .. } = self;
         drop(input);
         while worker.step_or_park(None) {}
         // After a sink failure nothing more is acknowledged: the records the
         // sink dropped would otherwise count as written.
-        if !failed() {
-            if let Err(err) = ack_done(&mut *source, &probe, &moves, &mut unacked, Time::MAX) {
-                worker_source_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err.to_string());
+        if !run.failed() {
+            if let Err(err) = acks.settle(source, &probe, Time::MAX) {
+                run.source_failed(err);
             }
         }
-    })
-    .map_err(RunError::Engine)?;
-    for result in guards.join() {
-        result.map_err(RunError::Engine)?;
     }
-    if let Some(err) = source_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(RunError::Source(err));
+
+    /// Poll the source once and send what it has.
+    fn poll(&mut self, source: &mut dyn Source) -> Round {
+        // Records sent (or time advanced) that the sink has not caught up
+        // with yet: waiting on the source now would hold their output back by
+        // up to `poll_wait`, so poll without waiting and keep stepping.
+        let busy = self.probe.less_than(self.input.time());
+        let wait = if busy { Duration::ZERO } else { self.run.options.poll_wait };
+        match source.poll(self.run.options.batch, wait) {
+            Ok(Poll::Data(items)) => {
+                self.send(items);
+                Round::Busy
+            }
+            Ok(Poll::Idle) if busy => Round::Idle,
+            Ok(Poll::Idle) => {
+                // The poll waited and nothing came: let time pass for windows
+                // even without input.
+                let next = self.clock.now().as_time();
+                if next > *self.input.time() {
+                    self.input.advance_to(next);
+                }
+                Round::Busy
+            }
+            Ok(Poll::End) => Round::Done,
+            Err(err) => {
+                self.run.source_failed(err);
+                Round::Done
+            }
+        }
     }
-    if let Some(err) = fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(RunError::Sink(err));
+
+    /// Stamp one poll's messages and send them under one timely time.
+    fn send(&mut self, items: Vec<wasmgraph_connector::Incoming>) {
+        // Messages without a time of their own are stamped with the moment the
+        // poll returned (one wall clock reading per poll; the clock's counter
+        // keeps their times distinct and in order).
+        let now = wall_nanos();
+        for item in items {
+            let time = match &item.time {
+                Some(t) => self.clock.observe(t),
+                None => self.clock.tick(now),
+            };
+            if let Some(token) = item.ack {
+                self.acks.push(time.as_time(), token);
+            }
+            self.batch.push(operators::record_at(time, self.seq, item.data));
+            self.seq += 1;
+        }
+        // The whole poll travels under one timely time, its first (earliest:
+        // the clock never goes back) record time; each record keeps its own,
+        // later or equal, time in `Record::time`, which is what every operator
+        // orders and groups by. Invariant: a record's time is never earlier
+        // than the time of the capability it travels under.
+        let Some(first) = self.batch.first().map(|r| r.time.as_time()) else { return };
+        if first > *self.input.time() {
+            self.input.advance_to(first);
+        }
+        self.run.stats.read.fetch_add(self.batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.input.send_batch(&mut self.batch);
+        self.batch.clear();
+        let next = self.clock.last().as_time() + 1;
+        self.input.advance_to(next);
+        self.in_flight.push_back(next);
     }
-    Ok(RunReport { elapsed: started.elapsed() })
+
+    /// Keep at most a few polls in flight so memory stays bounded.
+    fn bound_in_flight(&mut self, worker: &mut Worker) {
+        while self.in_flight.front().is_some_and(|t| !self.probe.less_than(t)) {
+            self.in_flight.pop_front();
+        }
+        while self.in_flight.len() > MAX_POLLS_IN_FLIGHT {
+            let oldest = self.in_flight[0];
+            while self.probe.less_than(&oldest) && !self.run.failed() {
+                // Other workers wake this one when they send it anything.
+                worker.step_or_park(Some(PARK));
+            }
+            self.in_flight.pop_front();
+        }
+    }
 }
 
 /// Polls whose records may be in the dataflow at once; more wait for the sink.
@@ -280,36 +365,6 @@ const MAX_POLLS_IN_FLIGHT: usize = 4;
 /// Longest a worker parks while it waits for other workers (they wake it when
 /// they send it anything) or for a quiet source.
 const PARK: Duration = Duration::from_millis(1);
-
-/// Acknowledge every message whose records the sink has written: the probe
-/// sits after the sink, so its frontier passing a time means every record at
-/// that time (and before) is durable or was dropped. Records a delay moved
-/// later count at the time they were moved to (see [`Moves`]). `next` is the
-/// earliest time a message not yet polled can have.
-fn ack_done(
-    source: &mut dyn Source,
-    probe: &ProbeHandle<Time>,
-    moves: &Moves,
-    unacked: &mut VecDeque<(Time, u64)>,
-    next: Time,
-) -> Result<(), wasmgraph_connectors::ConnectorError> {
-    let mut done = Vec::new();
-    let mut settle = moves.settle();
-    while let Some(&(time, token)) = unacked.front() {
-        if probe.less_equal(&settle.horizon(time)) {
-            break;
-        }
-        done.push(token);
-        unacked.pop_front();
-    }
-    settle.forget_before(unacked.front().map_or(next, |&(time, _)| time.min(next)));
-    drop(settle);
-    if done.is_empty() {
-        Ok(())
-    } else {
-        source.ack(&done)
-    }
-}
 
 impl Stats {
     /// Zeroed counters for every node of `plan`.

@@ -18,13 +18,13 @@
 //! depend on the number of workers: records sharing a time are put in source
 //! order before an accumulate or the sink sees them.
 
+mod acks;
 mod driver;
 mod moves;
 mod operator;
 mod operators;
 mod plan;
 mod stats;
-pub mod wasm;
 
 pub use driver::{run, ErrorEvent, RunOptions, RunReport};
 pub use operator::{Failure, FailureKind, Operator, OperatorFactory};

@@ -2,34 +2,7 @@
 
 use wasmgraph_types::{DataModel, Hlc, Record};
 
-/// Why one call failed. Each affects only the record (or accumulate batch) it
-/// was made for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    /// The module returned an error.
-    Returned,
-    /// The module trapped (a Rust panic, a Python exception); the instance was re-created.
-    Trap,
-    /// The call ran past its time budget; the instance was re-created.
-    Timeout,
-    /// The instance hit its memory limit; it was re-created.
-    OutOfMemory,
-    /// The module answered something the engine cannot use (a delay to an earlier time).
-    Invalid,
-}
-
-impl FailureKind {
-    /// A short name for logs and counters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Returned => "error",
-            FailureKind::Trap => "trap",
-            FailureKind::Timeout => "timeout",
-            FailureKind::OutOfMemory => "out-of-memory",
-            FailureKind::Invalid => "invalid-result",
-        }
-    }
-}
+pub use wasmgraph_types::FailureKind;
 
 /// One failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]

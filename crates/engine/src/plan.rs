@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use crate::OperatorFactory;
 
-/// The kind of a node: the graph definition's `operationType`, the same type
-/// the configuration crate parses (one enum, so the two cannot drift apart).
-pub use wasmgraph_config::OperationType as NodeKind;
+/// The kind of a node: the graph definition's `operationType`, the one enum
+/// the configuration crate parses too (so the two cannot drift apart).
+pub use wasmgraph_types::OperationType as NodeKind;
 
 /// One incoming edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -208,7 +208,7 @@ fn a_delay_to_an_earlier_time_is_an_error_for_that_record() {
     let (out, stats, errors) = run_plan(plan, messages(["a".to_string()]), 1);
     assert!(out.is_empty());
     assert_eq!(stats.nodes[1].1.get().2, 1);
-    assert!(errors[0].contains("invalid-result"), "{errors:?}");
+    assert!(errors[0].contains("invalid-output"), "{errors:?}");
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub(crate) fn wasm_delay<'s>(stream: Records<'s>, ctx: NodeCtx, mut op: Instance
                     match op.delay(&record) {
                         Ok(time) if time < record.time => ctx.failed(
                             Failure::new(
-                                FailureKind::Invalid,
+                                FailureKind::InvalidOutput,
                                 format!(
                                     "delay returned {}, earlier than the record's time {}; a delay may only move records later",
                                     time.to_wire(),

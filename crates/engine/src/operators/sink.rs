@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator as _;
-use wasmgraph_connectors::Sink;
+use wasmgraph_connector::Sink;
 use wasmgraph_types::Record;
 
 use super::pending::Pending;
