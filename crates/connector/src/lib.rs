@@ -54,6 +54,54 @@ pub trait Source: Send {
         let _ = tokens;
         Ok(())
     }
+
+    /// How many messages are still to come, when the source knows (a folder of
+    /// files does; a broker does not): progress bars use it.
+    fn remaining(&self) -> Option<u64> {
+        None
+    }
+
+    /// A handle that makes the source end cleanly ([`Poll::End`] after the
+    /// messages already taken), for Ctrl-C. `None`: the source ends by itself.
+    fn stop_handle(&self) -> Option<StopHandle> {
+        None
+    }
+
+    /// Wait up to `timeout` until the source receives (an MQTT subscription
+    /// is granted, a Kafka consumer has joined its group). False when it is not
+    /// ready yet; it keeps trying either way.
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
+    /// One line of counters for the end-of-run summary
+    /// (`mqtt: received 10 message(s), ...`), if the source keeps any.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Ends a source from another thread (a signal handler): the source then
+/// returns [`Poll::End`] once the messages it already took are handed over.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopHandle {
+    /// A handle sharing `flag` (the source polls it).
+    pub fn new(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        StopHandle(flag)
+    }
+
+    /// Ask the source to end.
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// True once [`StopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// Where finished records go. The engine calls `write` in time order (records
@@ -67,6 +115,26 @@ pub trait Sink: Send {
 
     /// A short description for logs and the run summary.
     fn describe(&self) -> String;
+
+    /// One line of counters for the end-of-run summary, if the sink keeps any.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
+        (**self).write(record)
+    }
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        (**self).flush()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn summary(&self) -> Option<String> {
+        (**self).summary()
+    }
 }
 
 /// A connector failure, with the path or endpoint it concerns.

@@ -1,4 +1,5 @@
-//! Sources and sinks.
+//! Sources and sinks, one folder per protocol, listed once in the registry
+//! (`registry.rs`) that deployment files and the runtime read.
 //!
 //! A connector never sees timely or wasmtime: a [`Source`] hands the engine
 //! messages (with their own time where they carry one), a [`Sink`] receives
@@ -11,4 +12,8 @@ pub mod kafka;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-pub use wasmgraph_connector::{ConnectorError, Incoming, Poll, Sink, Source};
+mod registry;
+mod tagged;
+
+pub use registry::{Connector, EndpointSpec, OpenContext, Services, SinkSpec, SourceSpec, TYPES};
+pub use wasmgraph_connector::{ConnectorError, Incoming, Poll, Sink, Source, StopHandle};

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use crate::native::{default_name, error_policy, graph_path, names};
 use crate::raw::{self, NodeType};
+use wasmgraph_connectors::mqtt::MqttEndpoint;
+
 use crate::{
-    connection, invalid, looks_like_oci, parse, read, relative, Configuration, Deployment, DeploymentError, Endpoint,
+    check, invalid, looks_like_oci, parse, read, relative, Configuration, Deployment, DeploymentError, EndpointSpec,
     SinkSpec, SourceSpec,
 };
 
@@ -77,23 +79,41 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
     if src.data_sources.is_empty() {
         return Err(invalid(file, format!("node '{}': sourceSettings.dataSources is empty", source_node.name)));
     }
-    let endpoint = |name: &str| -> Result<Endpoint, DeploymentError> {
-        match c.endpoints.get(name) {
-            Some(e) => connection(cfile, name, e),
-            // AIO's `default` endpoint is the cluster's own broker: here, the embedded one.
-            None if name == "default" => Ok(Endpoint::Embedded { port: 1883 }),
-            None => Err(invalid(
+    let cbase = cfile.parent().unwrap_or(Path::new("."));
+    let mut endpoints = c.endpoints;
+    endpoints.values_mut().for_each(|e| e.resolve_paths(cbase));
+    // AIO's `default` endpoint is the cluster's own broker: here, the embedded one.
+    endpoints
+        .entry("default".into())
+        .or_insert_with(|| EndpointSpec::Mqtt(MqttEndpoint { embedded: true, ..MqttEndpoint::default() }));
+    let endpoint = |name: &str| -> Result<&EndpointSpec, DeploymentError> {
+        endpoints.get(name).ok_or_else(|| {
+            invalid(
                 file,
                 format!(
                     "endpointRef '{name}' is not defined in {} (endpoints defined: {})",
                     companion_file.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| {
                         "a companion file (none found: pass --endpoints FILE or put endpoints.yaml beside it)".into()
                     }),
-                    names(&c.endpoints)
+                    names(&endpoints)
                 ),
-            )),
-        }
+            )
+        })
     };
+    let mut source = SourceSpec::for_topics(&src.endpoint_ref, endpoint(&src.endpoint_ref)?, src.data_sources.clone())
+        .ok_or_else(|| {
+            invalid(file, format!("endpointRef '{}': this endpoint type cannot be a source", src.endpoint_ref))
+        })?;
+    if let SourceSpec::Mqtt(m) = &mut source {
+        m.max_message_size = c.max_message_size.unwrap_or(m.max_message_size);
+        m.receive_maximum = c.receive_maximum.unwrap_or(m.receive_maximum);
+    }
+    let sink = SinkSpec::for_topic(&dest.endpoint_ref, endpoint(&dest.endpoint_ref)?, dest.data_destination.clone())
+        .ok_or_else(|| {
+            invalid(file, format!("endpointRef '{}': this endpoint type cannot be a destination", dest.endpoint_ref))
+        })?;
+    let errors = error_policy(cfile, c.errors, &sink)?;
+    check(cfile, &source, &sink, &errors, &endpoints)?;
     // The artifact: mapped to a file by the companion, or a path itself.
     let graph_file = match c.artifacts.get(&graph.artifact) {
         Some(path) => graph_path(cfile, path)?,
@@ -117,19 +137,9 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
         configuration: Configuration::Graph(
             graph.configuration.iter().map(|kv| (kv.key.clone(), kv.value.0.clone())).collect(),
         ),
-        source: SourceSpec {
-            endpoint: endpoint(&src.endpoint_ref)?,
-            topics: src.data_sources.clone(),
-            qos: 1,
-            max_message_size: c.max_message_size.unwrap_or(1 << 20),
-            receive_maximum: crate::receive_maximum(cfile, "receiveMaximum", c.receive_maximum)?,
-        },
-        sink: SinkSpec {
-            endpoint: endpoint(&dest.endpoint_ref)?,
-            topic: dest.data_destination.clone(),
-            qos: 1,
-            retain: false,
-        },
-        errors: error_policy(cfile, c.errors.as_ref())?,
+        source,
+        sink,
+        errors,
+        endpoints,
     })
 }

@@ -16,16 +16,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use wasmgraph_connectors::mqtt::{MqttConnection, MqttTls};
+pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 
 mod aio;
 mod native;
 mod raw;
 
 /// A deployment, resolved: paths are absolute or relative to the current
-/// directory, endpoints are looked up.
+/// directory, endpoint names are checked, and every section was validated.
 #[derive(Debug, Clone)]
 pub struct Deployment {
     /// The file it came from.
@@ -38,12 +37,21 @@ pub struct Deployment {
     pub modules: Option<PathBuf>,
     /// Parameter values for the operations' `init`.
     pub configuration: Configuration,
-    /// Where messages come from.
+    /// Where messages come from (`type:` picks the connector).
     pub source: SourceSpec,
     /// Where results go.
     pub sink: SinkSpec,
     /// What happens to records whose module call failed.
     pub errors: ErrorPolicy,
+    /// Named endpoints the source, sink and dead letters refer to.
+    pub endpoints: BTreeMap<String, EndpointSpec>,
+}
+
+impl Deployment {
+    /// The endpoint a source or sink names (`None`: it names none).
+    pub fn endpoint(&self, name: Option<&str>) -> Option<&EndpointSpec> {
+        name.and_then(|n| self.endpoints.get(n))
+    }
 }
 
 /// Parameter values.
@@ -56,73 +64,14 @@ pub enum Configuration {
     Graph(Vec<(String, String)>),
 }
 
-/// An MQTT endpoint: a broker to connect to, or the embedded one.
-#[derive(Debug, Clone)]
-pub enum Endpoint {
-    /// Connect to this broker. The client id is completed per use (`-source`, `-sink`).
-    Broker(Box<MqttConnection>),
-    /// Start the built-in broker on localhost (at this port, or 1883 by default;
-    /// a free one if taken).
-    Embedded {
-        /// Preferred port.
-        port: u16,
-    },
-}
-
-/// Where messages come from.
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    /// The broker.
-    pub endpoint: Endpoint,
-    /// Topic filters (wildcards and `$share/<group>/...` allowed).
-    pub topics: Vec<String>,
-    /// QoS of the subscriptions (0 or 1).
-    pub qos: u8,
-    /// Larger payloads are counted as errors and dropped.
-    pub max_message_size: usize,
-    /// How many unacknowledged QoS 1 messages the broker may send at once
-    /// (MQTT 5 Receive Maximum). A message stays unacknowledged until the
-    /// graph's output for it is published, through any delay window, so a
-    /// windowed graph needs at least its input rate times its window.
-    pub receive_maximum: u16,
-}
-
-/// The default [`SourceSpec::receive_maximum`].
-pub const DEFAULT_RECEIVE_MAXIMUM: u16 = 1000;
-
-/// A `receiveMaximum` setting: 1 to 65535, default [`DEFAULT_RECEIVE_MAXIMUM`].
-pub(crate) fn receive_maximum(file: &Path, what: &str, value: Option<u32>) -> Result<u16, DeploymentError> {
-    match value {
-        None => Ok(DEFAULT_RECEIVE_MAXIMUM),
-        Some(v @ 1..=65535) => Ok(v as u16),
-        Some(v) => Err(invalid(file, format!("{what}: {v} is out of range; use 1 to 65535 (MQTT 5 Receive Maximum)"))),
-    }
-}
-
-/// Where results go.
-#[derive(Debug, Clone)]
-pub struct SinkSpec {
-    /// The broker.
-    pub endpoint: Endpoint,
-    /// The topic (`${inputTopic}`, `${inputTopic.N}` allowed).
-    pub topic: String,
-    /// QoS of the publishes (0 or 1).
-    pub qos: u8,
-    /// Retain flag.
-    pub retain: bool,
-}
-
 /// The error policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ErrorPolicy {
     /// Count and log failed records, then drop them.
     Drop,
-    /// Also publish each failed record (with the error) to this topic, on the
-    /// sink's broker.
-    DeadLetter {
-        /// The topic.
-        topic: String,
-    },
+    /// Also write each failed record (with the operation and error) to this
+    /// sink, of any connector type.
+    DeadLetter(SinkSpec),
 }
 
 /// Why a deployment file cannot be used.
@@ -255,51 +204,43 @@ pub(crate) fn looks_like_oci(reference: &str) -> bool {
     !reference.ends_with(".yaml") && !reference.ends_with(".yml") && (last.contains(':') || reference.contains('@'))
 }
 
-/// Build the connection for an endpoint definition.
-pub(crate) fn connection(file: &Path, name: &str, e: &raw::Endpoint) -> Result<Endpoint, DeploymentError> {
-    if e.embedded {
-        return Ok(Endpoint::Embedded { port: e.port.unwrap_or(1883) });
+/// Check every section and that the endpoints named exist and are of the
+/// section's type; all problems at once, each naming its key.
+pub(crate) fn check(
+    file: &Path,
+    source: &SourceSpec,
+    sink: &SinkSpec,
+    errors: &ErrorPolicy,
+    endpoints: &BTreeMap<String, EndpointSpec>,
+) -> Result<(), DeploymentError> {
+    let mut problems = Vec::new();
+    for (name, endpoint) in endpoints {
+        problems.extend(endpoint.check().into_iter().map(|p| format!("endpoint '{name}': {p}")));
     }
-    let Some(host) = e.host.clone() else {
-        return Err(invalid(file, format!("endpoint '{name}': give `host` (or `embedded: true`)")));
-    };
-    let tls = match &e.tls {
-        None => None,
-        Some(t) => Some(MqttTls {
-            ca_file: t.ca_file.as_deref().map(|p| relative(file, p)),
-            cert_file: t.cert_file.as_deref().map(|p| relative(file, p)),
-            key_file: t.key_file.as_deref().map(|p| relative(file, p)),
-        }),
-    };
-    let port = e.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
-    let mut c = MqttConnection::new(host, port, e.client_id.clone().unwrap_or_default());
-    c.tls = tls;
-    if let Some(user) = &e.username {
-        let password = match (&e.password, &e.password_file) {
-            (Some(p), None) => p.clone(),
-            (None, Some(f)) => {
-                let path = relative(file, f);
-                std::fs::read_to_string(&path)
-                    .map_err(|source| DeploymentError::Io { path: path.display().to_string(), source })?
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string()
-            }
-            (None, None) => String::new(),
-            (Some(_), Some(_)) => {
-                return Err(invalid(file, format!("endpoint '{name}': give `password` or `passwordFile`, not both")))
-            }
-        };
-        c.credentials = Some((user.clone(), password));
-    } else if e.password.is_some() || e.password_file.is_some() {
-        return Err(invalid(file, format!("endpoint '{name}': a password needs a `username`")));
+    let mut uses = vec![("source", source.endpoint_name(), source.type_name(), source.check())];
+    uses.push(("sink", sink.endpoint_name(), sink.type_name(), sink.check()));
+    if let ErrorPolicy::DeadLetter(dl) = errors {
+        let found = dl.check().into_iter().map(|p| format!("errors.{p}")).collect();
+        uses.push(("errors.sink", dl.endpoint_name(), dl.type_name(), found));
     }
-    if let Some(s) = e.keep_alive_seconds {
-        c.keep_alive = Duration::from_secs(s);
+    for (what, name, kind, found) in uses {
+        problems.extend(found);
+        let Some(name) = name else { continue };
+        match endpoints.get(name) {
+            None => problems.push(format!(
+                "{what}.endpoint '{name}' is not defined under `endpoints` (defined: {})",
+                native::names(endpoints)
+            )),
+            Some(e) if e.type_name() != kind => problems
+                .push(format!("{what} is of type {kind} but its endpoint '{name}' is of type {}", e.type_name())),
+            Some(_) => {}
+        }
     }
-    if let Some(s) = e.session_expiry_seconds {
-        c.session_expiry = Duration::from_secs(s);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(file, problems.join("; ")))
     }
-    Ok(Endpoint::Broker(Box::new(c)))
 }
 
 #[cfg(test)]

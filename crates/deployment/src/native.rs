@@ -5,8 +5,7 @@ use std::path::Path;
 
 use crate::raw::{self, PolicyKind};
 use crate::{
-    connection, invalid, looks_like_oci, parse, relative, Configuration, Deployment, DeploymentError, Endpoint,
-    ErrorPolicy, SinkSpec, SourceSpec,
+    check, invalid, looks_like_oci, parse, relative, Configuration, Deployment, DeploymentError, ErrorPolicy, SinkSpec,
 };
 
 pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentError> {
@@ -14,39 +13,19 @@ pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentErro
     if d.kind != "Deployment" {
         return Err(invalid(file, format!("kind '{}': expected 'Deployment'", d.kind)));
     }
+    let base = file.parent().unwrap_or(Path::new("."));
     let name = d.name.clone().unwrap_or_else(|| default_name(file));
     let graph = graph_path(file, &d.graph)?;
-    let endpoint = |which: &str, name: &Option<String>| -> Result<Endpoint, DeploymentError> {
-        match name {
-            None => Ok(Endpoint::Embedded { port: 1883 }),
-            Some(n) => match d.endpoints.get(n) {
-                Some(e) => connection(file, n, e),
-                None => Err(invalid(
-                    file,
-                    format!(
-                        "{which}.endpoint '{n}' is not defined under `endpoints` (defined: {})",
-                        names(&d.endpoints)
-                    ),
-                )),
-            },
-        }
-    };
-    if d.source.topics.is_empty() {
-        return Err(invalid(file, "source.topics: give at least one topic filter".into()));
+    let mut endpoints = d.endpoints;
+    endpoints.values_mut().for_each(|e| e.resolve_paths(base));
+    let (mut source, mut sink) = (d.source, d.sink);
+    source.resolve_paths(base);
+    sink.resolve_paths(base);
+    let mut errors = error_policy(file, d.errors, &sink)?;
+    if let ErrorPolicy::DeadLetter(dl) = &mut errors {
+        dl.resolve_paths(base);
     }
-    let source = SourceSpec {
-        endpoint: endpoint("source", &d.source.endpoint)?,
-        topics: d.source.topics.clone(),
-        qos: qos(file, "source.qos", d.source.qos)?,
-        max_message_size: d.source.max_message_size.unwrap_or(1 << 20),
-        receive_maximum: crate::receive_maximum(file, "source.receiveMaximum", d.source.receive_maximum)?,
-    };
-    let sink = SinkSpec {
-        endpoint: endpoint("sink", &d.sink.endpoint)?,
-        topic: d.sink.topic.clone(),
-        qos: qos(file, "sink.qos", d.sink.qos)?,
-        retain: d.sink.retain,
-    };
+    check(file, &source, &sink, &errors, &endpoints)?;
     let configuration = Configuration::PerOperation(
         d.configuration
             .iter()
@@ -61,7 +40,8 @@ pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentErro
         configuration,
         source,
         sink,
-        errors: error_policy(file, d.errors.as_ref())?,
+        errors,
+        endpoints,
     })
 }
 
@@ -86,24 +66,36 @@ pub(crate) fn graph_path(file: &Path, graph: &str) -> Result<std::path::PathBuf,
     Ok(path)
 }
 
-pub(crate) fn qos(file: &Path, what: &str, qos: Option<u8>) -> Result<u8, DeploymentError> {
-    match qos.unwrap_or(1) {
-        q @ (0 | 1) => Ok(q),
-        q => Err(invalid(file, format!("{what}: {q} is not supported; use 0 or 1"))),
-    }
-}
-
-pub(crate) fn error_policy(file: &Path, p: Option<&raw::ErrorPolicy>) -> Result<ErrorPolicy, DeploymentError> {
-    match p {
-        None => Ok(ErrorPolicy::Drop),
-        Some(p) => match (p.policy, &p.topic) {
-            (PolicyKind::Drop, None) => Ok(ErrorPolicy::Drop),
-            (PolicyKind::Drop, Some(_)) => {
-                Err(invalid(file, "errors.topic applies to `policy: deadLetter` only".into()))
-            }
-            (PolicyKind::DeadLetter, Some(t)) if !t.is_empty() => Ok(ErrorPolicy::DeadLetter { topic: t.clone() }),
-            (PolicyKind::DeadLetter, _) => Err(invalid(file, "errors: `policy: deadLetter` needs a `topic`".into())),
+/// The error policy; a dead-letter `topic` goes through the main sink's
+/// connector and endpoint, a dead-letter `sink` is a sink of its own.
+pub(crate) fn error_policy(
+    file: &Path,
+    p: Option<raw::ErrorPolicy>,
+    main_sink: &SinkSpec,
+) -> Result<ErrorPolicy, DeploymentError> {
+    let Some(p) = p else { return Ok(ErrorPolicy::Drop) };
+    match (p.policy, p.topic, p.sink) {
+        (PolicyKind::Drop, None, None) => Ok(ErrorPolicy::Drop),
+        (PolicyKind::Drop, _, _) => {
+            Err(invalid(file, "errors.topic and errors.sink apply to `policy: deadLetter` only".into()))
+        }
+        (PolicyKind::DeadLetter, Some(_), Some(_)) => {
+            Err(invalid(file, "errors: give `topic` (on the sink's endpoint) or `sink`, not both".into()))
+        }
+        (PolicyKind::DeadLetter, None, Some(sink)) => Ok(ErrorPolicy::DeadLetter(sink)),
+        (PolicyKind::DeadLetter, Some(t), None) if !t.is_empty() => match main_sink.with_topic(&t) {
+            Some(sink) => Ok(ErrorPolicy::DeadLetter(sink)),
+            None => Err(invalid(
+                file,
+                format!(
+                    "errors.topic: a {} sink has no topics; give the dead letters a `sink` of their own",
+                    main_sink.type_name()
+                ),
+            )),
         },
+        (PolicyKind::DeadLetter, _, None) => {
+            Err(invalid(file, "errors: `policy: deadLetter` needs a `topic` or a `sink`".into()))
+        }
     }
 }
 

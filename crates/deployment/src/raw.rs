@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 
 /// A scalar written as a string, number or boolean; kept as its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,36 +40,14 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
-/// An MQTT endpoint.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Endpoint {
-    #[serde(default)]
-    pub embedded: bool,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub client_id: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub password_file: Option<String>,
-    pub tls: Option<Tls>,
-    pub keep_alive_seconds: Option<u64>,
-    pub session_expiry_seconds: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Tls {
-    pub ca_file: Option<String>,
-    pub cert_file: Option<String>,
-    pub key_file: Option<String>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ErrorPolicy {
     pub policy: PolicyKind,
+    /// Dead letters to this topic through the sink's own connector and endpoint.
     pub topic: Option<String>,
+    /// Dead letters to a sink of their own (any connector type).
+    pub sink: Option<SinkSpec>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -88,31 +67,11 @@ pub struct Native {
     pub modules: Option<String>,
     #[serde(default)]
     pub configuration: BTreeMap<String, BTreeMap<String, Scalar>>,
-    pub source: NativeSource,
-    pub sink: NativeSink,
+    pub source: SourceSpec,
+    pub sink: SinkSpec,
     pub errors: Option<ErrorPolicy>,
     #[serde(default)]
-    pub endpoints: BTreeMap<String, Endpoint>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NativeSource {
-    pub endpoint: Option<String>,
-    pub topics: Vec<String>,
-    pub qos: Option<u8>,
-    pub max_message_size: Option<usize>,
-    pub receive_maximum: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NativeSink {
-    pub endpoint: Option<String>,
-    pub topic: String,
-    pub qos: Option<u8>,
-    #[serde(default)]
-    pub retain: bool,
+    pub endpoints: BTreeMap<String, EndpointSpec>,
 }
 
 /// AIO's `DataflowGraph` resource.
@@ -221,7 +180,7 @@ pub struct ConnectionSchema {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Companion {
     #[serde(default)]
-    pub endpoints: BTreeMap<String, Endpoint>,
+    pub endpoints: BTreeMap<String, EndpointSpec>,
     #[serde(default)]
     pub artifacts: BTreeMap<String, String>,
     pub modules: Option<String>,

@@ -1,6 +1,38 @@
 use std::path::Path;
 
 use super::*;
+use wasmgraph_connectors::mqtt::{MqttEndpoint, MqttSinkSpec, MqttSourceSpec};
+
+fn mqtt_source(d: &Deployment) -> &MqttSourceSpec {
+    match &d.source {
+        SourceSpec::Mqtt(s) => s,
+        other => panic!("expected an MQTT source, got {other:?}"),
+    }
+}
+
+fn mqtt_sink(s: &SinkSpec) -> &MqttSinkSpec {
+    match s {
+        SinkSpec::Mqtt(s) => s,
+        other => panic!("expected an MQTT sink, got {other:?}"),
+    }
+}
+
+/// The endpoint a source or sink uses; `None`: the embedded broker.
+fn mqtt_endpoint<'d>(d: &'d Deployment, name: Option<&str>) -> Option<&'d MqttEndpoint> {
+    match d.endpoint(name) {
+        None => None,
+        Some(EndpointSpec::Mqtt(e)) if e.embedded => None,
+        Some(EndpointSpec::Mqtt(e)) => Some(e),
+        Some(other) => panic!("expected an MQTT endpoint, got {other:?}"),
+    }
+}
+
+fn dead_letter_topic(d: &Deployment) -> Option<String> {
+    match &d.errors {
+        ErrorPolicy::Drop => None,
+        ErrorPolicy::DeadLetter(s) => Some(mqtt_sink(s).topic.clone()),
+    }
+}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -38,13 +70,14 @@ endpoints:\n  plant:\n    host: broker.local\n    username: u\n    password: p\n
     let Configuration::PerOperation(c) = &d.configuration else { panic!() };
     assert_eq!(c["filter"]["lower"], "0");
     assert_eq!(c["filter"]["on"], "true");
-    assert_eq!(d.source.max_message_size, 100);
-    assert_eq!(d.source.qos, 1);
-    let Endpoint::Broker(conn) = &d.source.endpoint else { panic!("expected a broker") };
+    assert_eq!(mqtt_source(&d).max_message_size, 100);
+    assert_eq!(mqtt_source(&d).qos, 1);
+    let endpoint = mqtt_endpoint(&d, d.source.endpoint_name()).expect("expected a broker");
+    let conn = endpoint.connection("id".into()).unwrap();
     assert_eq!((conn.host.as_str(), conn.port), ("broker.local", 8883));
     assert_eq!(conn.credentials, Some(("u".into(), "p".into())));
     assert_eq!(conn.tls.as_ref().unwrap().ca_file, Some(dir.path().join("ca.pem")));
-    assert_eq!(d.errors, ErrorPolicy::DeadLetter { topic: "dlq".into() });
+    assert_eq!(dead_letter_topic(&d), Some("dlq".into()));
 }
 
 #[test]
@@ -54,11 +87,11 @@ fn no_endpoint_means_the_embedded_broker() {
     let file =
         write(dir.path(), "d.yaml", "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\nsink:\n  topic: b\n");
     let d = load(&file, None).unwrap();
-    assert!(matches!(d.source.endpoint, Endpoint::Embedded { port: 1883 }));
-    assert!(matches!(d.sink.endpoint, Endpoint::Embedded { .. }));
+    assert!(mqtt_endpoint(&d, d.source.endpoint_name()).is_none());
+    assert!(mqtt_endpoint(&d, d.sink.endpoint_name()).is_none());
     assert_eq!(d.name, "d");
-    assert_eq!(d.errors, ErrorPolicy::Drop);
-    assert_eq!(d.source.receive_maximum, crate::DEFAULT_RECEIVE_MAXIMUM);
+    assert!(matches!(d.errors, ErrorPolicy::Drop));
+    assert_eq!(mqtt_source(&d).receive_maximum, wasmgraph_connectors::mqtt::default_receive_maximum());
 }
 
 #[test]
@@ -71,7 +104,7 @@ fn receive_maximum_is_set_and_checked() {
         );
         load(&write(dir.path(), "d.yaml", &text), None)
     };
-    assert_eq!(with("20000").unwrap().source.receive_maximum, 20000);
+    assert_eq!(mqtt_source(&with("20000").unwrap()).receive_maximum, 20000);
     for bad in ["0", "70000"] {
         let err = with(bad).unwrap_err().to_string();
         assert!(err.contains("d.yaml") && err.contains("source.receiveMaximum") && err.contains("1 to 65535"), "{err}");
@@ -156,11 +189,11 @@ fn aio_dataflow_graph_with_companion_file() {
     let d = load(&file, None).unwrap();
     assert_eq!(d.name, "temperature-graph");
     assert_eq!(d.graph, dir.path().join("g.yaml"));
-    assert_eq!(d.source.topics, vec!["thermostats/+/temperature".to_string()]);
-    assert_eq!(d.sink.topic, "thermostats/processed");
-    assert!(matches!(d.sink.endpoint, Endpoint::Embedded { .. }), "`default` is the embedded broker");
-    let Endpoint::Broker(c) = &d.source.endpoint else { panic!() };
-    assert_eq!((c.port, c.client_id.as_str()), (1884, "c1"));
+    assert_eq!(mqtt_source(&d).topics, vec!["thermostats/+/temperature".to_string()]);
+    assert_eq!(mqtt_sink(&d.sink).topic, "thermostats/processed");
+    assert!(mqtt_endpoint(&d, d.sink.endpoint_name()).is_none(), "`default` is the embedded broker");
+    let c = mqtt_endpoint(&d, d.source.endpoint_name()).expect("a broker");
+    assert_eq!((c.port, c.client_id.as_deref()), (Some(1884), Some("c1")));
     assert_eq!(d.configuration, Configuration::Graph(vec![("temperature_lower_bound".into(), "0".into())]));
 }
 
@@ -194,12 +227,53 @@ fn examples() -> PathBuf {
 #[test]
 fn the_example_deployments_load() {
     let d = load(&examples().join("temperature.yaml"), None).unwrap();
-    assert!(matches!(d.source.endpoint, Endpoint::Embedded { .. }));
-    assert_eq!(d.errors, ErrorPolicy::DeadLetter { topic: "processed/errors".into() });
+    assert!(mqtt_endpoint(&d, d.source.endpoint_name()).is_none());
+    assert_eq!(dead_letter_topic(&d), Some("processed/errors".into()));
     let aio = load(&examples().join("aio/dataflow-graph.yaml"), None).unwrap();
     assert!(aio.graph.ends_with("graphs/simple.yaml"), "{}", aio.graph.display());
-    assert_eq!(aio.sink.topic, "thermostats/processed");
+    assert_eq!(mqtt_sink(&aio.sink).topic, "thermostats/processed");
     // Everything parses; only the (absent) secret file stops it.
     let err = load(&examples().join("plant-broker.yaml"), None).unwrap_err().to_string();
     assert!(err.contains("secrets/mqtt-password"), "{err}");
+}
+
+#[test]
+fn sections_pick_their_connector_by_type() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "g.yaml", GRAPH);
+    let file = write(
+        dir.path(),
+        "d.yaml",
+        "kind: Deployment\ngraph: g.yaml\nsource:\n  type: file\n  path: in\nsink:\n  type: mqtt\n  topic: out\n\
+errors:\n  policy: deadLetter\n  sink:\n    type: file\n    path: out/errors.jsonl\n",
+    );
+    let d = load(&file, None).unwrap();
+    let SourceSpec::File(f) = &d.source else { panic!("{:?}", d.source) };
+    assert_eq!(f.path, dir.path().join("in"));
+    assert_eq!(f.topic, "probe/1");
+    let ErrorPolicy::DeadLetter(SinkSpec::File(dl)) = &d.errors else { panic!("{:?}", d.errors) };
+    assert_eq!(dl.path, dir.path().join("out/errors.jsonl"));
+}
+
+#[test]
+fn type_problems_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "g.yaml", GRAPH);
+    let with = |text: &str| load(&write(dir.path(), "d.yaml", text), None).unwrap_err().to_string();
+    let err =
+        with("kind: Deployment\ngraph: g.yaml\nsource:\n  type: carrier-pigeon\n  topics: [a]\nsink:\n  topic: b\n");
+    assert!(err.contains("carrier-pigeon") && err.contains("mqtt") && err.contains("file"), "{err}");
+    let err = with("kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\n  type: file\nsink:\n  topic: b\n");
+    assert!(err.contains("`type` must be the first key"), "{err}");
+    let err = with("kind: Deployment\ngraph: g.yaml\nsource:\n  type: file\n  topics: [a]\nsink:\n  topic: b\n");
+    assert!(err.contains("topics") && err.contains("line 5"), "{err}");
+    let err = with(
+        "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\n  endpoint: e\nsink:\n  topic: b\n  endpoint: nope\n\
+endpoints:\n  e:\n    type: file\n",
+    );
+    assert!(err.contains("source is of type mqtt but its endpoint 'e' is of type file"), "{err}");
+    assert!(err.contains("sink.endpoint 'nope' is not defined"), "{err}");
+    assert!(err.contains("endpoint 'e': the file connector takes no endpoint"), "{err}");
+    let err = with("kind: Deployment\ngraph: g.yaml\nsource:\n  type: file\n  path: x\nsink:\n  type: file\n  path: o\nerrors:\n  policy: deadLetter\n  topic: t\n");
+    assert!(err.contains("errors.topic") && err.contains("file sink has no topics"), "{err}");
 }

@@ -82,6 +82,10 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>, ConnectorError> {
 }
 
 impl Source for FileSource {
+    fn remaining(&self) -> Option<u64> {
+        Some(self.files.len() as u64)
+    }
+
     fn poll(&mut self, max: usize, _wait: Duration) -> Result<Poll, ConnectorError> {
         let mut out = Vec::new();
         while out.len() < max.max(1) {

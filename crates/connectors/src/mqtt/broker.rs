@@ -79,6 +79,21 @@ impl EmbeddedBroker {
     }
 
     /// Where it listens.
+    /// How to reach it, for the user (printed once at start).
+    pub fn notes(&self) -> Vec<String> {
+        let a = self.addr;
+        vec![
+            format!("embedded MQTT 5 broker on {a} (no broker configured); it keeps messages in memory only"),
+            format!(
+                "  publish:  mosquitto_pub -V 5 -h {} -p {} -q 1 -t TOPIC -m '{{\"temperature\": 21.5}}'",
+                a.ip(),
+                a.port()
+            ),
+            format!("      or:   wasmgraph publish -p {} -t TOPIC FILE...", a.port()),
+            format!("  results:  mosquitto_sub -V 5 -h {} -p {} -t '#' -v", a.ip(), a.port()),
+        ]
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

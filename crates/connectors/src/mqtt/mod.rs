@@ -30,6 +30,7 @@ mod client;
 mod config;
 mod sink;
 mod source;
+mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,114 @@ pub mod broker;
 pub use config::{MqttConnection, MqttSinkConfig, MqttSourceConfig, MqttTls, MQTT_MAX_PACKET};
 pub use sink::MqttSink;
 pub use source::{MqttSource, SourceCounters};
+pub use spec::{
+    default_max_message_size, default_qos, default_receive_maximum, MqttEndpoint, MqttSinkSpec, MqttSourceSpec,
+    MqttTlsSpec, EMBEDDED_PORT,
+};
+
+use std::path::Path;
+
+use crate::registry::{Connector, OpenContext};
+use crate::{ConnectorError, Sink, Source};
+
+/// The MQTT 5 connector (`type: mqtt`).
+pub struct Mqtt;
+
+impl Connector for Mqtt {
+    const TYPE: &'static str = "mqtt";
+    type Endpoint = MqttEndpoint;
+    type SourceSpec = MqttSourceSpec;
+    type SinkSpec = MqttSinkSpec;
+
+    fn source_endpoint(spec: &MqttSourceSpec) -> Option<&str> {
+        spec.endpoint.as_deref()
+    }
+    fn sink_endpoint(spec: &MqttSinkSpec) -> Option<&str> {
+        spec.endpoint.as_deref()
+    }
+    fn check_source(spec: &MqttSourceSpec) -> Vec<String> {
+        spec.check()
+    }
+    fn check_sink(spec: &MqttSinkSpec) -> Vec<String> {
+        spec.check()
+    }
+    fn check_endpoint(endpoint: &MqttEndpoint) -> Vec<String> {
+        endpoint.check()
+    }
+    fn resolve_paths(endpoint: &mut MqttEndpoint, base: &Path) {
+        endpoint.resolve_paths(base)
+    }
+    fn open_source(
+        spec: &MqttSourceSpec,
+        endpoint: Option<&MqttEndpoint>,
+        ctx: &mut OpenContext<'_>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        let connection = connection(endpoint, ctx)?;
+        let config = MqttSourceConfig {
+            qos: spec.qos,
+            max_message_size: spec.max_message_size,
+            receive_maximum: u16::try_from(spec.receive_maximum).unwrap_or(u16::MAX),
+            ..MqttSourceConfig::new(connection, spec.topics.clone())
+        };
+        Ok(Box::new(MqttSource::connect(config)?))
+    }
+    fn open_sink(
+        spec: &MqttSinkSpec,
+        endpoint: Option<&MqttEndpoint>,
+        ctx: &mut OpenContext<'_>,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
+        let connection = connection(endpoint, ctx)?;
+        let config =
+            MqttSinkConfig { qos: spec.qos, retain: spec.retain, ..MqttSinkConfig::new(connection, &spec.topic) };
+        Ok(Box::new(MqttSink::connect(config)?))
+    }
+    fn source_for_topics(endpoint: &str, topics: Vec<String>) -> Option<MqttSourceSpec> {
+        Some(MqttSourceSpec::new(Some(endpoint.to_string()), topics))
+    }
+    fn sink_for_topic(endpoint: Option<&str>, topic: String) -> Option<MqttSinkSpec> {
+        Some(MqttSinkSpec::new(endpoint.map(str::to_string), topic))
+    }
+    fn sink_with_topic(spec: &MqttSinkSpec, topic: &str) -> Option<MqttSinkSpec> {
+        Some(MqttSinkSpec { topic: topic.to_string(), retain: false, ..spec.clone() })
+    }
+}
+
+/// The connection for `endpoint`, or the embedded broker (started on first
+/// use) when there is none or it says `embedded: true`.
+fn connection(endpoint: Option<&MqttEndpoint>, ctx: &mut OpenContext<'_>) -> Result<MqttConnection, ConnectorError> {
+    let default_id = || format!("wasmgraph-{}-{}", ctx.name, ctx.role);
+    match endpoint {
+        Some(e) if !e.embedded => {
+            let id = match &e.client_id {
+                Some(id) if !id.is_empty() && ctx.role == "source" => id.clone(),
+                Some(id) if !id.is_empty() => format!("{id}-{}", ctx.role),
+                _ => default_id(),
+            };
+            e.connection(id)
+        }
+        other => embedded(other.and_then(|e| e.port).unwrap_or(EMBEDDED_PORT), default_id(), ctx),
+    }
+}
+
+#[cfg(feature = "embedded-broker")]
+fn embedded(port: u16, client_id: String, ctx: &mut OpenContext<'_>) -> Result<MqttConnection, ConnectorError> {
+    let services = &mut *ctx.services;
+    if services.broker.is_none() {
+        let b = broker::EmbeddedBroker::start(port)?;
+        services.notes.extend(b.notes());
+        services.broker = Some(b);
+    }
+    let addr =
+        services.broker.as_ref().map(|b| b.addr()).ok_or_else(|| ConnectorError::Config("embedded broker".into()))?;
+    Ok(MqttConnection::new(addr.ip().to_string(), addr.port(), client_id))
+}
+
+#[cfg(not(feature = "embedded-broker"))]
+fn embedded(_: u16, _: String, _: &mut OpenContext<'_>) -> Result<MqttConnection, ConnectorError> {
+    Err(ConnectorError::Config(
+        "no MQTT endpoint is configured and this build has no embedded broker (feature `embedded-broker`)".into(),
+    ))
+}
 
 /// The user property carrying a message's hybrid logical clock time.
 pub const TIMESTAMP: &str = "__ts";

@@ -288,6 +288,25 @@ fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
 }
 
 impl Source for MqttSource {
+    fn stop_handle(&self) -> Option<crate::StopHandle> {
+        Some(crate::StopHandle::new(self.stop.clone()))
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        self.wait_subscribed(timeout)
+    }
+
+    fn summary(&self) -> Option<String> {
+        let c = &self.counters;
+        Some(format!(
+            "mqtt: received {} message(s), {} over the size limit, {} acknowledged, {} stale ack(s)",
+            c.received.load(Ordering::Relaxed),
+            c.oversized.load(Ordering::Relaxed),
+            c.acked.load(Ordering::Relaxed),
+            c.stale_acks.load(Ordering::Relaxed),
+        ))
+    }
+
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll, ConnectorError> {
         if self.stop.load(Ordering::Acquire) {
             return Ok(Poll::End);

@@ -1,0 +1,230 @@
+//! The MQTT sections of a deployment file: serde structs as users write them,
+//! turned into the connection settings ([`MqttConnection`]) the source and
+//! sink run with.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::config::{MqttConnection, MqttTls};
+use crate::ConnectorError;
+
+/// A named MQTT endpoint (`endpoints: {plant: {...}}`), or the embedded broker.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MqttEndpoint {
+    /// Start the built-in broker on 127.0.0.1 instead of connecting to one.
+    #[serde(default)]
+    pub embedded: bool,
+    /// Broker host name or address (required unless `embedded`).
+    pub host: Option<String>,
+    /// TCP port; default 1883, or 8883 with `tls`.
+    pub port: Option<u16>,
+    /// The source's client id (names its persistent session); the sink adds
+    /// `-sink`, dead letters `-dead-letters`. Default: `wasmgraph-<name>-<role>`.
+    pub client_id: Option<String>,
+    /// User name for the broker.
+    pub username: Option<String>,
+    /// Password (or `passwordFile`).
+    pub password: Option<String>,
+    /// A file whose first line is the password, relative to the deployment file.
+    pub password_file: Option<PathBuf>,
+    /// TLS; its presence turns TLS on.
+    pub tls: Option<MqttTlsSpec>,
+    /// Keep-alive interval in seconds (default 30).
+    pub keep_alive_seconds: Option<u64>,
+    /// How long the broker keeps our session while we are down (default 3600).
+    pub session_expiry_seconds: Option<u64>,
+}
+
+/// TLS files of an endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MqttTlsSpec {
+    /// PEM file of the CAs to trust; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for mutual TLS (with `keyFile`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `source:` of type mqtt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MqttSourceSpec {
+    /// A name under `endpoints`; absent: the embedded broker.
+    pub endpoint: Option<String>,
+    /// Topic filters (wildcards and `$share/<group>/...` allowed).
+    pub topics: Vec<String>,
+    /// QoS of the subscriptions: 0 or 1.
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+    /// Larger payloads are counted as errors and dropped (bytes).
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: usize,
+    /// Unacknowledged QoS 1 messages the broker may send at once (MQTT 5
+    /// Receive Maximum, 1-65535). A message stays unacknowledged until the
+    /// graph's output for it is published, so a windowed graph needs at least
+    /// its input rate times its window.
+    #[serde(default = "default_receive_maximum")]
+    pub receive_maximum: u32,
+}
+
+/// `sink:` of type mqtt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MqttSinkSpec {
+    /// A name under `endpoints`; absent: the embedded broker.
+    pub endpoint: Option<String>,
+    /// The topic; `${inputTopic}` and `${inputTopic.N}` (N-th level, from 1)
+    /// are filled from the record's topic.
+    pub topic: String,
+    /// QoS of the publishes: 0 or 1.
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+    /// Publish with the retain flag.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+/// QoS 1: at least once.
+pub fn default_qos() -> u8 {
+    1
+}
+
+/// 1 MiB.
+pub fn default_max_message_size() -> usize {
+    1 << 20
+}
+
+/// 1000 messages in flight.
+pub fn default_receive_maximum() -> u32 {
+    1000
+}
+
+/// The port the embedded broker prefers.
+pub const EMBEDDED_PORT: u16 = 1883;
+
+impl MqttSourceSpec {
+    /// QoS 1 on `topics` through `endpoint` (or the embedded broker), defaults otherwise.
+    pub fn new(endpoint: Option<String>, topics: Vec<String>) -> Self {
+        MqttSourceSpec {
+            endpoint,
+            topics,
+            qos: default_qos(),
+            max_message_size: default_max_message_size(),
+            receive_maximum: default_receive_maximum(),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.topics.is_empty() {
+            problems.push("source.topics: give at least one topic filter".into());
+        }
+        problems.extend(check_qos("source.qos", self.qos));
+        if !(1..=65535).contains(&self.receive_maximum) {
+            problems.push(format!(
+                "source.receiveMaximum: {} is out of range; use 1 to 65535 (MQTT 5 Receive Maximum)",
+                self.receive_maximum
+            ));
+        }
+        problems
+    }
+}
+
+impl MqttSinkSpec {
+    /// QoS 1, not retained, to `topic` through `endpoint` (or the embedded broker).
+    pub fn new(endpoint: Option<String>, topic: String) -> Self {
+        MqttSinkSpec { endpoint, topic, qos: default_qos(), retain: false }
+    }
+
+    pub(crate) fn check(&self) -> Vec<String> {
+        let mut problems = check_qos("sink.qos", self.qos);
+        if self.topic.is_empty() {
+            problems.push("sink.topic: give the topic to publish to".into());
+        }
+        problems
+    }
+}
+
+fn check_qos(what: &str, qos: u8) -> Vec<String> {
+    if qos > 1 {
+        vec![format!("{what}: {qos} is not supported; use 0 or 1")]
+    } else {
+        vec![]
+    }
+}
+
+impl MqttEndpoint {
+    pub(crate) fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.embedded && self.host.is_none() {
+            problems.push("give `host` (or `embedded: true`)".into());
+        }
+        if self.password.is_some() && self.password_file.is_some() {
+            problems.push("give `password` or `passwordFile`, not both".into());
+        }
+        if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
+            problems.push("a password needs a `username`".into());
+        }
+        if let Some(f) = &self.password_file {
+            if let Err(e) = std::fs::metadata(f) {
+                problems.push(format!("passwordFile {}: {e}", f.display()));
+            }
+        }
+        problems
+    }
+
+    pub(crate) fn resolve_paths(&mut self, base: &Path) {
+        let rel = |p: &mut Option<PathBuf>| {
+            if let Some(path) = p.as_mut() {
+                *path = crate::file::relative_to(base, path);
+            }
+        };
+        rel(&mut self.password_file);
+        if let Some(tls) = self.tls.as_mut() {
+            rel(&mut tls.ca_file);
+            rel(&mut tls.cert_file);
+            rel(&mut tls.key_file);
+        }
+    }
+
+    /// The connection settings, with `client_id` when the endpoint names none.
+    pub fn connection(&self, client_id: String) -> Result<MqttConnection, ConnectorError> {
+        let host = self.host.clone().ok_or_else(|| ConnectorError::Config("MQTT endpoint: give `host`".into()))?;
+        let tls = self.tls.as_ref().map(|t| MqttTls {
+            ca_file: t.ca_file.clone(),
+            cert_file: t.cert_file.clone(),
+            key_file: t.key_file.clone(),
+        });
+        let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
+        let mut c = MqttConnection::new(host, port, client_id);
+        c.tls = tls;
+        if let Some(user) = &self.username {
+            c.credentials = Some((user.clone(), self.password()?));
+        }
+        if let Some(s) = self.keep_alive_seconds {
+            c.keep_alive = Duration::from_secs(s);
+        }
+        if let Some(s) = self.session_expiry_seconds {
+            c.session_expiry = Duration::from_secs(s);
+        }
+        Ok(c)
+    }
+
+    fn password(&self) -> Result<String, ConnectorError> {
+        match (&self.password, &self.password_file) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(f)) => Ok(std::fs::read_to_string(f)
+                .map_err(|source| ConnectorError::Io { path: f.display().to_string(), source })?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()),
+            (None, None) => Ok(String::new()),
+        }
+    }
+}
