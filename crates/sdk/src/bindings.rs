@@ -18,7 +18,7 @@
 #[cfg(target_arch = "wasm32")]
 pub mod imports {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
             package wasm-graph:sdk;
             world imports {
@@ -39,7 +39,7 @@ pub mod imports {
 #[cfg(not(target_arch = "wasm32"))]
 pub mod imports {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         inline: "
             package wasm-graph:sdk;
             world imports {
@@ -67,7 +67,7 @@ macro_rules! operator_world {
         #[cfg(target_arch = "wasm32")]
         pub mod $module {
             wit_bindgen::generate!({
-                path: "../../wit",
+                path: "wit",
                 world: $world,
                 with: {
                     "wasm-graph:processor/hybrid-logical-clock@1.1.0": ::wasm_graph_sdk::__private::bindings::imports::wasm_graph::processor::hybrid_logical_clock,

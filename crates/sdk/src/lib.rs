@@ -55,6 +55,8 @@ pub mod state_store;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod types;
+#[cfg(test)]
+mod wit_check;
 
 /// The operator attributes: `#[map_operator]`, `#[filter_operator]`,
 /// `#[branch_operator]`, `#[accumulate_operator]`, `#[delay_operator]`.

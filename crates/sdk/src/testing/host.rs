@@ -4,28 +4,25 @@
 
 use std::cell::RefCell;
 
-use wasmgraph_state_store as store;
-use wasmgraph_types::Hlc;
-
+use super::store::MockStore;
 use super::{LogLine, MetricPoint, MetricValue};
 use crate::logger::Level;
 use crate::metrics::{CounterValue, HistogramValue, Label, MetricsError};
 use crate::state_store::{
-    Duration, HybridLogicalClock, SetConditions, SetOptions, StateStoreDelResponse, StateStoreError,
-    StateStoreGetResponse, StateStoreSetResponse,
+    Duration, HybridLogicalClock, SetOptions, StateStoreDelResponse, StateStoreError, StateStoreGetResponse,
+    StateStoreSetResponse,
 };
-use crate::types::Timespec;
 
 pub(crate) struct MockHost {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) metrics: Vec<MetricPoint>,
-    pub(crate) store: store::StateStore,
+    pub(crate) store: MockStore,
     pub(crate) store_failure: Option<StateStoreError>,
 }
 
 impl MockHost {
     fn new() -> Self {
-        MockHost { logs: Vec::new(), metrics: Vec::new(), store: store::StateStore::new(), store_failure: None }
+        MockHost { logs: Vec::new(), metrics: Vec::new(), store: MockStore::default(), store_failure: None }
     }
 }
 
@@ -83,31 +80,10 @@ pub(crate) fn record_to_histogram(
     record(name, MetricValue::Histogram(value), labels)
 }
 
-pub(crate) fn to_hlc(clock: &HybridLogicalClock) -> Hlc {
-    Hlc::from_secs_nanos(clock.timestamp.secs, clock.timestamp.nanos, clock.counter, clock.node_id.as_str())
-}
-
-pub(crate) fn from_hlc(hlc: &Hlc) -> HybridLogicalClock {
-    let (secs, nanos) = hlc.secs_nanos();
-    HybridLogicalClock { timestamp: Timespec { secs, nanos }, counter: hlc.counter, node_id: hlc.node_id.to_string() }
-}
-
-fn store_error(err: store::StateStoreError) -> StateStoreError {
-    StateStoreError::RequestError(err.to_string())
-}
-
-fn failure(host: &MockHost) -> Result<(), StateStoreError> {
-    match &host.store_failure {
-        Some(err) => Err(err.clone()),
-        None => Ok(()),
-    }
-}
-
 pub(crate) fn state_get(key: &[u8], _timeout: Option<Duration>) -> Result<StateStoreGetResponse, StateStoreError> {
     with(|host| {
         failure(host)?;
-        let answer = host.store.get(key);
-        Ok(StateStoreGetResponse { response: answer.value, version: answer.version.as_ref().map(from_hlc) })
+        Ok(host.store.get(key))
     })
 }
 
@@ -120,17 +96,7 @@ pub(crate) fn state_set(
 ) -> Result<StateStoreSetResponse, StateStoreError> {
     with(|host| {
         failure(host)?;
-        let options = store::SetOptions {
-            conditions: match options.conditions {
-                SetConditions::OnlyIfDoesNotExist => store::SetConditions::OnlyIfDoesNotExist,
-                SetConditions::OnlyIfEqualOrDoesNotExist => store::SetConditions::OnlyIfEqualOrDoesNotExist,
-                SetConditions::Unconditional => store::SetConditions::Unconditional,
-            },
-            expires: options.expires.map(std::time::Duration::from),
-        };
-        let token = fencing_token.map(to_hlc);
-        let answer = host.store.set(key, value, token.as_ref(), options).map_err(store_error)?;
-        Ok(StateStoreSetResponse { response: answer.written, version: answer.version.as_ref().map(from_hlc) })
+        host.store.set(key, value, fencing_token, options)
     })
 }
 
@@ -142,12 +108,13 @@ pub(crate) fn state_del(
 ) -> Result<StateStoreDelResponse, StateStoreError> {
     with(|host| {
         failure(host)?;
-        let token = fencing_token.map(to_hlc);
-        let answer = match value {
-            Some(value) => host.store.vdel(key, value, token.as_ref()),
-            None => host.store.del(key, token.as_ref()),
-        }
-        .map_err(store_error)?;
-        Ok(StateStoreDelResponse { response: answer.deleted, version: answer.version.as_ref().map(from_hlc) })
+        host.store.del(key, value, fencing_token)
     })
+}
+
+fn failure(host: &MockHost) -> Result<(), StateStoreError> {
+    match &host.store_failure {
+        Some(err) => Err(err.clone()),
+        None => Ok(()),
+    }
 }

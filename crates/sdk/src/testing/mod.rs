@@ -4,8 +4,8 @@
 //! [`metrics`](crate::metrics) and [`state_store`](crate::state_store) calls go to
 //! a mock host that lives in the calling thread: log lines and metric points are
 //! captured, and the state store is an in-memory store with the semantics of the
-//! wasmgraph host (conditions, expiry, versions, fencing tokens; the same
-//! `wasmgraph-state-store` crate). A [`Buffer`] is made from bytes with
+//! wasmgraph host (conditions, expiry, versions, fencing tokens; checked
+//! against the host's `wasmgraph-state-store` by a test). A [`Buffer`] is made from bytes with
 //! [`Buffer::new`]. So an operator's own functions (the annotated one and its
 //! `init`) are ordinary Rust functions that a `#[test]` calls directly; nothing
 //! is compiled to WebAssembly.
@@ -63,6 +63,7 @@
 
 mod buffer;
 pub(crate) mod host;
+mod store;
 
 pub use buffer::Buffer;
 
@@ -133,7 +134,7 @@ pub fn counter(name: &str) -> u64 {
 pub fn seed_state(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
     host::with(|host| {
         // An unconditional set without a fencing token cannot fail.
-        let _ = host.store.set(key.as_ref(), value.as_ref(), None, wasmgraph_state_store::SetOptions::default());
+        let _ = host.store.set(key.as_ref(), value.as_ref(), None, crate::state_store::SetOptions::default());
     });
 }
 
@@ -142,18 +143,18 @@ pub fn seed_state(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
 /// are stored as their UTF-8 bytes, other values as compact JSON). Returns the
 /// number of keys written, or the reason the text was refused.
 pub fn seed_state_json(text: &str) -> Result<usize, String> {
-    host::with(|host| host.store.seed_from_json(text).map_err(|err| err.to_string()))
+    host::with(|host| host.store.seed_from_json(text))
 }
 
 /// The current value of `key` in this thread's state store (`None` if absent or
 /// expired).
 pub fn state(key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
-    host::with(|host| host.store.get(key.as_ref()).value)
+    host::with(|host| host.store.get(key.as_ref()).response)
 }
 
 /// The version of `key` in this thread's state store.
 pub fn state_version(key: impl AsRef<[u8]>) -> Option<HybridLogicalClock> {
-    host::with(|host| host.store.get(key.as_ref()).version.as_ref().map(host::from_hlc))
+    host::with(|host| host.store.get(key.as_ref()).version)
 }
 
 /// Every live key and value in this thread's state store, sorted by key.
