@@ -24,6 +24,8 @@
 //! [`KafkaSinkConfig`]) as a deployment file spells them.
 
 mod config;
+#[cfg(all(test, feature = "kafka-integration-tests"))]
+mod integration;
 pub mod message;
 mod sink;
 mod source;

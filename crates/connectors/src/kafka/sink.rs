@@ -218,6 +218,17 @@ impl Sink for KafkaSink {
     fn describe(&self) -> String {
         self.description.clone()
     }
+
+    fn summary(&self) -> Option<String> {
+        let c = &self.counters;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Some(format!(
+            "kafka: wrote {} record(s), {} delivered, {} failed",
+            n(&c.written),
+            n(&c.delivered),
+            n(&c.failed)
+        ))
+    }
 }
 
 impl Drop for KafkaSink {

@@ -52,6 +52,8 @@ pub struct SourceCounters {
     pub received: AtomicU64,
     /// Records skipped because their value was over `maxMessageSize`.
     pub oversized: AtomicU64,
+    /// Records skipped because they come before a `startFrom` time.
+    pub before_start: AtomicU64,
     /// Tokens the engine acknowledged.
     pub acknowledged: AtomicU64,
     /// Records covered by the offset commits the source sent.
@@ -80,6 +82,9 @@ struct Slot {
     epoch: u64,
     /// Records in offset order (which is poll order within a partition).
     pending: VecDeque<Pending>,
+    /// For a partition that starts at a time: records before it are skipped
+    /// until the first one at or after it.
+    start_ms: Option<i64>,
 }
 
 /// The per-partition acknowledgement state, shared with the rebalance callback.
@@ -95,10 +100,12 @@ struct Tracker {
 type Commit = (Arc<str>, i32, i64);
 
 impl Tracker {
-    fn assign(&mut self, partitions: &TopicPartitionList) {
+    /// Take on `partitions`; those also in `from_time` start at `start_ms`.
+    fn assign(&mut self, partitions: &TopicPartitionList, from_time: &TopicPartitionList, start_ms: i64) {
         for element in partitions.elements() {
             self.epochs += 1;
-            let slot = Slot { epoch: self.epochs, pending: VecDeque::new() };
+            let starts = from_time.find_partition(element.topic(), element.partition()).is_some();
+            let slot = Slot { epoch: self.epochs, pending: VecDeque::new(), start_ms: starts.then_some(start_ms) };
             self.slots.entry(Arc::from(element.topic())).or_default().insert(element.partition(), slot);
         }
     }
@@ -122,6 +129,20 @@ impl Tracker {
             self.slots.iter().flat_map(|(t, ps)| ps.keys().map(move |p| (t.to_string(), *p))).collect();
         all.sort();
         all
+    }
+
+    /// True when a record with this timestamp comes before its partition's
+    /// start time; the first one at or after it (or without a timestamp)
+    /// ends the skipping, as Kafka's own lookup by time would start there.
+    fn before_start(&mut self, topic: &str, partition: i32, timestamp_ms: Option<i64>) -> bool {
+        let Some(slot) = self.slots.get_mut(topic).and_then(|s| s.get_mut(&partition)) else { return false };
+        match (slot.start_ms, timestamp_ms) {
+            (Some(start), Some(ts)) if ts < start => true,
+            _ => {
+                slot.start_ms = None;
+                false
+            }
+        }
     }
 
     /// Note a polled record; false when its partition is not assigned here.
@@ -197,8 +218,19 @@ impl SourceContext {
     }
 
     /// For a timestamp start: partitions without a committed offset start at
-    /// the first record at or after the time.
-    fn start_at_time(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList, ms: i64) {
+    /// the first record at or after the time. The brokers are asked for that
+    /// offset, so a long history is not read only to be skipped; those
+    /// partitions are returned so the source also skips earlier records
+    /// itself, for brokers whose answer is coarser (tansu answers with the
+    /// partition's start). When the committed offsets cannot be looked up,
+    /// nothing is skipped (the group's offsets or `earliest` apply).
+    fn start_at_time(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        partitions: &mut TopicPartitionList,
+        ms: i64,
+    ) -> TopicPartitionList {
+        let mut from_time = TopicPartitionList::new();
         let committed = match consumer.committed_offsets(partitions.clone(), LOOKUP_TIMEOUT) {
             Ok(committed) => committed,
             Err(e) => {
@@ -206,17 +238,16 @@ impl SourceContext {
                     endpoint = self.endpoint,
                     "Kafka: looking up committed offsets failed ({e}); starting from the earliest record"
                 );
-                return;
+                return from_time;
             }
         };
-        let mut lookup = TopicPartitionList::new();
         for element in committed.elements().iter().filter(|e| e.offset() == Offset::Invalid) {
-            let _ = lookup.add_partition_offset(element.topic(), element.partition(), Offset::Offset(ms));
+            let _ = from_time.add_partition_offset(element.topic(), element.partition(), Offset::Offset(ms));
         }
-        if lookup.count() == 0 {
-            return;
+        if from_time.count() == 0 {
+            return from_time;
         }
-        match consumer.offsets_for_times(lookup, LOOKUP_TIMEOUT) {
+        match consumer.offsets_for_times(from_time.clone(), LOOKUP_TIMEOUT) {
             Ok(found) => {
                 for element in found.elements() {
                     let _ = partitions.set_partition_offset(element.topic(), element.partition(), element.offset());
@@ -224,9 +255,11 @@ impl SourceContext {
             }
             Err(e) => tracing::warn!(
                 endpoint = self.endpoint,
-                "Kafka: looking up offsets for time {ms} failed ({e}); starting from the earliest record"
+                "Kafka: looking up offsets for time {ms} failed ({e}); reading from the earliest record, skipping \
+                 those before the time"
             ),
         }
+        from_time
     }
 }
 
@@ -238,10 +271,11 @@ impl ConsumerContext for SourceContext {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let StartFrom::Timestamp(ms) = self.start_from {
-                    self.start_at_time(consumer, partitions, ms);
-                }
-                self.tracker().assign(partitions);
+                let (from_time, ms) = match self.start_from {
+                    StartFrom::Timestamp(ms) => (self.start_at_time(consumer, partitions, ms), ms),
+                    _ => (TopicPartitionList::new(), 0),
+                };
+                self.tracker().assign(partitions, &from_time, ms);
                 tracing::info!(endpoint = self.endpoint, partitions = ?list(partitions), "Kafka: partitions assigned");
                 if cooperative {
                     consumer.incremental_assign(partitions)
@@ -435,7 +469,16 @@ impl KafkaSource {
         let size = record.payload_len();
         let oversized = size > self.max_message_size;
         let (topic, partition, offset) = (record.topic(), record.partition(), record.offset());
-        if !self.tracker().track(topic, partition, offset, token, oversized) {
+        let timestamp_ms = record.timestamp().to_millis();
+        let mut tracker = self.tracker();
+        let early = tracker.before_start(topic, partition, timestamp_ms);
+        let tracked = tracker.track(topic, partition, offset, token, oversized || early);
+        drop(tracker);
+        if early {
+            self.counters.before_start.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if !tracked {
             tracing::debug!(
                 topic,
                 partition,
@@ -464,7 +507,7 @@ impl KafkaSource {
             key: record.key().map(<[u8]>::to_vec),
             payload: record.payload().map(Bytes::copy_from_slice),
             headers,
-            timestamp_ms: record.timestamp().to_millis(),
+            timestamp_ms,
         });
         Some(Incoming { data: DataModel::Message(message), time, ack: Some(token) })
     }
@@ -512,6 +555,39 @@ impl Source for KafkaSource {
         self.description.clone()
     }
 
+    fn stop_handle(&self) -> Option<crate::StopHandle> {
+        Some(crate::StopHandle::new(self.stop.clone()))
+    }
+
+    /// Joined the group and got partitions (a group with more members than
+    /// partitions leaves some with none: they stay not ready, and keep polling).
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        match self.wait_assigned(timeout) {
+            Ok(ready) => ready,
+            Err(e) => {
+                tracing::error!("{e}");
+                false
+            }
+        }
+    }
+
+    fn summary(&self) -> Option<String> {
+        let c = &self.counters;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Some(format!(
+            "kafka: received {} record(s), {} over the size limit, {} before the start time, {} acknowledged, {} committed, {} stale ack(s), \
+             {} commit error(s), {} rebalance(s)",
+            n(&c.received),
+            n(&c.oversized),
+            n(&c.before_start),
+            n(&c.acknowledged),
+            n(&c.committed),
+            n(&c.stale_acks),
+            n(&c.commit_errors),
+            n(&c.rebalances),
+        ))
+    }
+
     /// Commit, per partition, the offset after the last record whose token
     /// and every earlier one's came back (see the module docs).
     fn ack(&mut self, tokens: &[u64]) -> Result<(), ConnectorError> {
@@ -544,7 +620,7 @@ mod tests {
     fn commits_only_the_acknowledged_prefix_of_each_partition() {
         let counters = SourceCounters::default();
         let mut tracker = Tracker::default();
-        tracker.assign(&partitions(&[("t", 0), ("t", 1)]));
+        tracker.assign(&partitions(&[("t", 0), ("t", 1)]), &TopicPartitionList::new(), 0);
         track(&mut tracker, "t", 0, 100, 0, 3); // tokens 0, 1, 2 at offsets 100..=102
         track(&mut tracker, "t", 1, 7, 3, 2); // tokens 3, 4 at offsets 7, 8
                                               // Token 1 alone: offset 100 is not done, nothing to commit.
@@ -562,13 +638,13 @@ mod tests {
     fn tokens_from_before_a_revocation_never_commit() {
         let counters = SourceCounters::default();
         let mut tracker = Tracker::default();
-        tracker.assign(&partitions(&[("t", 0), ("t", 1)]));
+        tracker.assign(&partitions(&[("t", 0), ("t", 1)]), &TopicPartitionList::new(), 0);
         track(&mut tracker, "t", 0, 0, 0, 2);
         track(&mut tracker, "t", 1, 0, 2, 2);
         tracker.revoke(&partitions(&[("t", 1)]));
         assert_eq!(tracker.assigned(), vec![("t".to_string(), 0)]);
         // An eager rebalance gives partition 1 back: a new assignment, new epoch.
-        tracker.assign(&partitions(&[("t", 1)]));
+        tracker.assign(&partitions(&[("t", 1)]), &TopicPartitionList::new(), 0);
         track(&mut tracker, "t", 1, 0, 4, 1); // read again from the committed offset
         let commits = tracker.ack(&[0, 1, 2, 3], &counters);
         assert_eq!(commits, vec![(Arc::from("t"), 0, 2)], "partition 1's old tokens commit nothing");
@@ -589,10 +665,27 @@ mod tests {
     fn skipped_records_commit_with_the_prefix_they_end() {
         let counters = SourceCounters::default();
         let mut tracker = Tracker::default();
-        tracker.assign(&partitions(&[("t", 0)]));
+        tracker.assign(&partitions(&[("t", 0)]), &TopicPartitionList::new(), 0);
         assert!(tracker.track("t", 0, 0, 0, false));
         assert!(tracker.track("t", 0, 1, 1, true)); // too large: done at once
         assert!(tracker.release_all(&counters).is_empty(), "offset 0 still waits");
         assert_eq!(tracker.ack(&[0], &counters), vec![(Arc::from("t"), 0, 2)]);
+    }
+
+    #[test]
+    fn a_time_start_skips_records_before_it_until_the_first_after() {
+        let counters = SourceCounters::default();
+        let mut tracker = Tracker::default();
+        let mut from_time = TopicPartitionList::new();
+        from_time.add_partition("t", 0);
+        tracker.assign(&partitions(&[("t", 0), ("t", 1)]), &from_time, 5_000);
+        assert!(tracker.before_start("t", 0, Some(4_999)));
+        assert!(!tracker.before_start("t", 1, Some(1_000)), "partition 1 has a committed offset");
+        assert!(!tracker.before_start("t", 0, Some(5_000)));
+        assert!(!tracker.before_start("t", 0, Some(10)), "after the first record at the time, all are read");
+        // The skipped record is done at once and commits with the one after it.
+        assert!(tracker.track("t", 0, 0, 0, true));
+        assert!(tracker.track("t", 0, 1, 1, false));
+        assert_eq!(tracker.ack(&[1], &counters), vec![(Arc::from("t"), 0, 2)]);
     }
 }
