@@ -22,8 +22,8 @@ has_wasip2_target() {
 
 debs=(mosquitto redis-server)
 # The Kafka connector builds librdkafka from source (rdkafka-sys: configure +
-# make) against the system's OpenSSL.
-debs+=(libssl-dev pkg-config make)
+# make; its configure insists on a C++ compiler) against the system's OpenSSL.
+debs+=(libssl-dev pkg-config make g++)
 if ! has_wasip2_target; then
     debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 fi
