@@ -380,3 +380,41 @@ fn start_positions() {
     assert!(before.is_empty());
     assert_eq!(after.len(), 3);
 }
+
+/// A `^pattern` subscription reads every matching topic, and a sink topic
+/// template sends each record to a topic named after the one it came from.
+#[test]
+fn pattern_subscription_and_topic_template() {
+    let broker = Tansu::start();
+    for topic in ["pat-a", "pat-b", "other", "copy.pat-a", "copy.pat-b"] {
+        broker.create_topic(topic, 2);
+    }
+    produce(&broker, "pat-a", 5);
+    produce(&broker, "pat-b", 7);
+    produce(&broker, "other", 3);
+    let mut config = KafkaSourceConfig::new(["^pat-.*"]);
+    config.consumer_group = Some("pattern-group".into());
+    let mut input = KafkaSource::connect(&consumer_endpoint(&broker), &config, "pattern").unwrap();
+    let mut got = collect(&mut input, 12);
+    got.extend(drain(&mut input, Duration::from_secs(1)));
+    let mut per_topic: BTreeMap<String, usize> = BTreeMap::new();
+    for incoming in &got {
+        *per_topic.entry(String::from_utf8_lossy(&message(incoming).topic).into_owned()).or_default() += 1;
+    }
+    println!("pattern ^pat-.*: {per_topic:?}");
+    assert_eq!(per_topic, BTreeMap::from([("pat-a".to_string(), 5), ("pat-b".to_string(), 7)]));
+
+    let endpoint = KafkaEndpoint::new(&broker.bootstrap());
+    let mut copy = KafkaSink::connect(&endpoint, &KafkaSinkConfig::new("copy.${inputTopic}"), "copier").unwrap();
+    for (i, incoming) in got.iter().enumerate() {
+        let time = incoming.time.clone().unwrap();
+        copy.write(&Record::message(time, i as u64, message(incoming).clone())).unwrap();
+    }
+    copy.flush().unwrap();
+    input.ack(&tokens(&got)).unwrap();
+    let mut copied = source(&broker, "copy.pat-b", "copy-group");
+    let again = collect(&mut copied, 7);
+    assert_eq!(again.len(), 7);
+    let keys: BTreeSet<String> = again.iter().map(|r| message(r).user_properties[0].1.clone()).collect();
+    assert_eq!(keys, (0..7).map(|i| format!("k{i}")).collect(), "keys kept through the copy");
+}
