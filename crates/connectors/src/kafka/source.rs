@@ -462,8 +462,9 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// The engine's message for a record; `None` for one too large (counted,
-    /// logged, tracked as done so its offset gets committed).
+    /// The engine's message for a record; `None` for one too large or before
+    /// the start time (counted, and tracked as done so its offset gets
+    /// committed).
     fn take(&self, record: &BorrowedMessage<'_>, token: u64) -> Option<Incoming> {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         let size = record.payload_len();
