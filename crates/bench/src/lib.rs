@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use wasmgraph_config::{ModuleDirectory, ParameterValues};
+use wasmgraph_config::ParameterValues;
 use wasmgraph_connectors::{ConnectorError, Incoming, Sink};
 use wasmgraph_engine::Plan;
 use wasmgraph_host::{HostConfig, Runtime, Services};
@@ -237,8 +237,8 @@ pub fn native_filter(record: &Record) -> std::result::Result<bool, String> {
 
 // ---- Graphs ----
 
-/// Validate a graph definition, load its modules and build the plan (what
-/// `wasmgraph run` does; the CLI's own function is in its binary crate).
+/// Validate a graph definition, load its modules and build the plan, as
+/// `wasmgraph run` does (through the runtime crate).
 pub fn load_plan(graph_path: &Path, modules: &Path, values: &ParameterValues, runtime: &Runtime) -> Result<Plan> {
     load_plan_timed(graph_path, modules, values, runtime).map(|(plan, _)| plan)
 }
@@ -252,21 +252,12 @@ pub fn load_plan_timed(
 ) -> Result<(Plan, Duration)> {
     let trace = std::env::var_os("BENCH_TRACE").is_some();
     let t0 = Instant::now();
-    let catalog = ModuleDirectory::new(modules);
-    let graph = match wasmgraph_config::load_graph(graph_path, Some(&catalog), values) {
-        Ok(g) => g,
-        Err(errors) => {
-            for e in errors.iter() {
-                eprintln!("{e}");
-            }
-            bail!("{} has {} problem(s)", graph_path.display(), errors.len());
-        }
-    };
+    let graph = wasmgraph_runtime::load_graph(graph_path, modules, values)?;
     let validated = t0.elapsed();
     if trace {
         eprintln!("load_plan: graph validated in {validated:?}");
     }
-    let plan = wasmgraph_engine::wasm::plan_for_graph(&graph, runtime)?;
+    let plan = wasmgraph_runtime::plan_for_graph(&graph, runtime)?;
     if trace {
         eprintln!("load_plan: modules loaded after {:?}", t0.elapsed());
     }

@@ -7,8 +7,8 @@ use clap::Parser;
 
 mod args;
 mod commands;
-mod graph;
-mod live;
+mod progress;
+mod signals;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();

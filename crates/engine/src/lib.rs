@@ -26,7 +26,7 @@ mod operators;
 mod plan;
 mod stats;
 
-pub use driver::{run, ErrorEvent, RunOptions, RunReport};
+pub use driver::{run, ErrorEvent, RunError, RunOptions, RunReport};
 pub use operator::{Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};
 pub use stats::{NodeStats, Stats};

@@ -18,9 +18,9 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use wasmgraph_bench::*;
 use wasmgraph_connectors::memory::MemorySource;
-use wasmgraph_engine::wasm::WasmOperatorFactory;
 use wasmgraph_engine::{Input, Node, NodeKind, OperatorFactory, Plan, RunOptions, Stats};
 use wasmgraph_host::{OperatorConfig, OperatorKind, Runtime};
+use wasmgraph_runtime::WasmOperatorFactory;
 
 fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result<Plan> {
     let temperature = rt.load(&example_wasm("temperature"))?;

@@ -34,9 +34,9 @@ use anyhow::{bail, Context, Result};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use wasmgraph_bench::*;
 use wasmgraph_connectors::mqtt::{MqttConnection, MqttSink, MqttSinkConfig, MqttSource, MqttSourceConfig};
-use wasmgraph_engine::wasm::WasmOperatorFactory;
 use wasmgraph_engine::{Input, Node, NodeKind, Plan, RunOptions, Stats};
 use wasmgraph_host::{OperatorConfig, OperatorKind, Runtime};
+use wasmgraph_runtime::WasmOperatorFactory;
 
 struct Broker(Child);
 

@@ -1,14 +1,16 @@
-//! `wasmgraph run`: run a graph over a directory of files, or on live MQTT
-//! messages from a deployment file (or the embedded broker).
+//! `wasmgraph run`: run a graph over a directory of files, or on live messages
+//! from a deployment file (or a graph on the embedded broker).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use wasmgraph_deployment::{Configuration, Deployment, Endpoint, ErrorPolicy, FileKind, SinkSpec, SourceSpec};
-
-use crate::graph::{metrics_summary, run_files, summary, FileRun};
-use crate::live::{run_live, LiveRun};
+use wasmgraph_connectors::mqtt::{MqttSinkSpec, MqttSourceSpec};
+use wasmgraph_connectors::{SinkSpec, SourceSpec};
+use wasmgraph_deployment::FileKind;
+use wasmgraph_runtime::{metrics_summary, parse_params, summary, HostSettings, Outcome, Pipeline, Running};
 
 /// Arguments of `wasmgraph run`.
 #[derive(Debug, clap::Args)]
@@ -22,7 +24,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub modules: Option<PathBuf>,
     /// Directory whose files, in name order, are the input messages. Without
-    /// it the graph runs on live MQTT messages.
+    /// it the graph runs on live messages.
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// The endpoints file of an AIO DataflowGraph (default: endpoints.yaml beside it).
@@ -59,83 +61,118 @@ impl RunArgs {
     pub fn execute(self) -> anyhow::Result<ExitCode> {
         let text = std::fs::read_to_string(&self.graph).with_context(|| format!("reading {}", self.graph.display()))?;
         let kind = wasmgraph_deployment::detect(&text);
-        let Some(input) = self.input.clone() else {
-            return self.execute_live(kind);
-        };
-        if matches!(kind, FileKind::Deployment | FileKind::DataflowGraph) {
-            bail!("{} is a deployment, which reads from MQTT: run it without --input", self.graph.display());
+        let deployment = matches!(kind, FileKind::Deployment | FileKind::DataflowGraph);
+        match &self.input {
+            Some(_) if deployment => {
+                bail!(
+                    "{} is a deployment, which reads from its own source: run it without --input",
+                    self.graph.display()
+                )
+            }
+            Some(input) => self.execute_files(input.clone()),
+            None if deployment => {
+                let d = wasmgraph_deployment::load(&self.graph, self.endpoints.as_deref())?;
+                self.execute_live(Pipeline::from_deployment(&d)?)
+            }
+            None => {
+                if self.endpoints.is_some() {
+                    bail!("--endpoints applies to AIO DataflowGraph deployments");
+                }
+                self.execute_live(self.embedded_pipeline())
+            }
         }
-        let result = run_files(&FileRun {
-            graph: self.graph,
-            modules: self.modules.unwrap_or_else(|| PathBuf::from(".")),
-            input,
-            output: self.output,
-            params: self.params,
-            state: self.state,
-            workers: self.workers,
-            cache_dir: self.cache_dir,
-            quiet: false,
-        })?;
-        eprint!("{}", summary(&result.stats));
-        eprint!("{}", metrics_summary(&result.metrics));
-        let errors = result.stats.errors();
+    }
+
+    /// Settings shared by every kind of run.
+    fn configure(&self, mut pipeline: Pipeline) -> anyhow::Result<Pipeline> {
+        for (op, kv) in parse_params(&self.params)? {
+            pipeline.parameters.entry(op).or_default().extend(kv);
+        }
+        if let Some(m) = &self.modules {
+            pipeline.modules = m.clone();
+        }
+        pipeline.host = HostSettings {
+            cache_dir: self.cache_dir.clone(),
+            state_seed: self.state.clone(),
+            ..HostSettings::from_env()?
+        };
+        pipeline.workers = self.workers;
+        Ok(pipeline)
+    }
+
+    fn execute_files(&self, input: PathBuf) -> anyhow::Result<ExitCode> {
+        let modules = self.modules.clone().unwrap_or_else(|| PathBuf::from("."));
+        let pipeline = self.configure(Pipeline::files(&self.graph, modules, input, &self.output))?;
+        let running = pipeline.start()?;
+        let progress =
+            running.remaining().filter(|&n| n >= 200).map(|n| crate::progress::bar(running.stats().clone(), n));
+        let outcome = running.wait();
+        if let Some((bar, handle)) = progress {
+            bar.finish_and_clear();
+            let _ = handle.join();
+        }
+        let outcome = outcome?;
+        eprint!("{}", summary(&outcome.stats));
+        eprint!("{}", metrics_summary(&outcome.metrics));
         eprintln!(
             "wrote {} record(s) to {} in {:.2?}",
-            result.stats.written.load(std::sync::atomic::Ordering::Relaxed),
-            result.output_file.display(),
-            result.elapsed
+            outcome.stats.written.load(Ordering::Relaxed),
+            self.output.join("output.jsonl").display(),
+            outcome.elapsed
         );
-        if let Some(path) = &result.errors_file {
-            eprintln!("{errors} failed call(s); the records are in {}", path.display());
+        if let Some(path) = &outcome.dead_letter_file {
+            eprintln!("{} failed call(s); the records are in {}", outcome.stats.errors(), path.display());
         }
         Ok(ExitCode::SUCCESS)
     }
 
-    /// A deployment, or a graph definition on the embedded broker.
-    fn execute_live(self, kind: FileKind) -> anyhow::Result<ExitCode> {
-        let deployment = match kind {
-            FileKind::Deployment | FileKind::DataflowGraph => {
-                wasmgraph_deployment::load(&self.graph, self.endpoints.as_deref())?
-            }
-            _ => {
-                if self.endpoints.is_some() {
-                    bail!("--endpoints applies to AIO DataflowGraph deployments");
-                }
-                let name = self.graph.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                Deployment {
-                    file: self.graph.clone(),
-                    name: if name.is_empty() { "wasmgraph".into() } else { name },
-                    graph: self.graph.clone(),
-                    modules: None,
-                    configuration: Configuration::PerOperation(Default::default()),
-                    source: SourceSpec {
-                        endpoint: Endpoint::Embedded { port: 1883 },
-                        topics: vec![self.topic.clone()],
-                        qos: 1,
-                        max_message_size: 1 << 20,
-                        receive_maximum: wasmgraph_deployment::DEFAULT_RECEIVE_MAXIMUM,
-                    },
-                    sink: SinkSpec {
-                        endpoint: Endpoint::Embedded { port: 1883 },
-                        topic: self.sink_topic.clone(),
-                        qos: 1,
-                        retain: false,
-                    },
-                    errors: ErrorPolicy::Drop,
-                }
-            }
-        };
-        run_live(LiveRun {
-            deployment,
-            modules: self
-                .modules
-                .or_else(|| (kind == FileKind::Graph || kind == FileKind::Unknown).then(|| PathBuf::from("."))),
-            params: self.params,
-            state: self.state,
-            workers: self.workers,
-            cache_dir: self.cache_dir,
-            echo: self.echo,
-        })?;
+    /// A graph definition on the embedded broker: `--topic` in, `--sink-topic` out.
+    fn embedded_pipeline(&self) -> Pipeline {
+        let name = self.graph.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let source = SourceSpec::Mqtt(MqttSourceSpec::new(None, vec![self.topic.clone()]));
+        let sink = SinkSpec::Mqtt(MqttSinkSpec::new(None, self.sink_topic.clone()));
+        let mut p = Pipeline::new(&self.graph, ".", source, sink);
+        p.name = if name.is_empty() { "wasmgraph".into() } else { name };
+        p
+    }
+
+    /// Run until Ctrl-C / SIGTERM (or the source fails).
+    fn execute_live(&self, pipeline: Pipeline) -> anyhow::Result<ExitCode> {
+        let mut pipeline = self.configure(pipeline)?;
+        pipeline.echo = self.echo;
+        pipeline.ready_timeout = Some(Duration::from_secs(30));
+        let running = pipeline.start()?;
+        let Some(stop) = running.stop_handle() else { bail!("this source cannot be stopped; run it with --input") };
+        crate::signals::stop_on_signals(stop.clone())?;
+        announce(&running, self.echo);
+        let outcome = running.wait();
+        if let Ok(o) = &outcome {
+            print_live_summary(o);
+        }
+        outcome?;
+        if !stop.is_stopped() {
+            bail!("the source ended unexpectedly");
+        }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn announce(running: &Running, echo: bool) {
+    for note in running.notes() {
+        eprintln!("wasmgraph: {note}");
+    }
+    let (source, sink) = running.endpoints();
+    if !running.ready() {
+        eprintln!("wasmgraph: warning: {source} is not receiving yet (still trying)");
+    }
+    let also = if echo { " and stdout" } else { "" };
+    eprintln!("wasmgraph: reading {source}; results go to {sink}{also}. Ctrl-C stops.");
+}
+
+fn print_live_summary(o: &Outcome) {
+    eprint!("{}", summary(&o.stats));
+    for line in &o.summaries {
+        eprintln!("{line}");
+    }
+    eprintln!("{} record(s) published; {} failed call(s)", o.stats.written.load(Ordering::Relaxed), o.stats.errors());
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use wasmgraph_test_cases::{discover, TestCase};
 
-use crate::graph::{run_files, FileRun};
+use wasmgraph_runtime::{parse_params, HostSettings, Pipeline};
 
 /// Arguments of `wasmgraph test`.
 #[derive(Debug, clap::Args)]
@@ -72,28 +72,27 @@ impl TestArgs {
 
     fn run_case(&self, case: &TestCase) -> Result<Outcome> {
         let output = tempfile::tempdir().context("creating a temporary output directory")?;
-        let run = FileRun {
-            graph: case.graph.clone(),
-            modules: case.modules.clone().unwrap_or_else(|| self.modules.clone()),
-            input: case.input.clone(),
-            output: output.path().to_path_buf(),
-            params: case.params.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            state: case.state.clone(),
-            workers: case.workers.unwrap_or(self.workers),
+        let modules = case.modules.clone().unwrap_or_else(|| self.modules.clone());
+        let mut pipeline = Pipeline::files(&case.graph, modules, &case.input, output.path());
+        let params: Vec<String> = case.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pipeline.parameters = parse_params(&params)?;
+        pipeline.host = HostSettings {
             cache_dir: self.cache_dir.clone(),
-            quiet: true,
+            state_seed: case.state.clone(),
+            ..HostSettings::default()
         };
+        pipeline.workers = case.workers.unwrap_or(self.workers);
+        let output_file = output.path().join("output.jsonl");
         // The run happens on its own thread so the case's timeout can be enforced.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(run_files(&run));
+            let _ = tx.send(pipeline.run());
         });
-        let result = match rx.recv_timeout(case.timeout) {
+        match rx.recv_timeout(case.timeout) {
             Ok(result) => result?,
             Err(_) => return Ok(Outcome::Fail(vec![format!("timed out after {:?}", case.timeout)])),
         };
-        let file = std::fs::File::open(&result.output_file)
-            .with_context(|| format!("reading {}", result.output_file.display()))?;
+        let file = std::fs::File::open(&output_file).with_context(|| format!("reading {}", output_file.display()))?;
         let mut records = Vec::new();
         for line in std::io::BufReader::new(file).lines() {
             records.push(serde_json::from_str(&line?)?);

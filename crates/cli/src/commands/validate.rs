@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use wasmgraph_config::{load_graph, ModuleCatalog, ModuleDirectory};
 
-use crate::graph::{parse_params, unknown_param_operations};
+use wasmgraph_runtime::{parse_params, unknown_param_operations};
 
 /// Arguments of `wasmgraph validate`.
 #[derive(Debug, clap::Args)]

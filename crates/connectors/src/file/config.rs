@@ -19,6 +19,13 @@ pub struct FileSourceSpec {
     pub raw_topic: String,
 }
 
+impl FileSourceSpec {
+    /// Every file of `path`, on the default topics.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileSourceSpec { path: path.into(), topic: default_topic(), raw_topic: default_raw_topic() }
+    }
+}
+
 /// `sink: {type: file, ...}`: one JSON object per record and line.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

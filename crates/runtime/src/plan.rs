@@ -1,0 +1,143 @@
+//! From a checked graph to the engine's plan: each module operation backed by
+//! a WebAssembly component on the wasmtime host.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmgraph_config::{Arm, Graph};
+use wasmgraph_engine::{Failure, Input, Node, Operator, OperatorFactory, Plan};
+use wasmgraph_host::{CallError, Module, OperatorConfig, Runtime};
+use wasmgraph_types::{DataModel, Hlc, OperatorKind, Record};
+
+use crate::RuntimeError;
+
+/// Turn a checked graph (validated with a module catalog, so every module
+/// reference has its file) into a plan: nodes in topological order, each module
+/// loaded once on `runtime` however many operations share it.
+pub fn plan_for_graph(graph: &Graph, runtime: &Runtime) -> Result<Plan, RuntimeError> {
+    let order: Vec<_> = graph.topological_order().collect();
+    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
+    let mut modules = Modules { runtime, loaded: HashMap::new() };
+    let mut nodes = Vec::with_capacity(order.len());
+    for node in order {
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|e| Input { from: position[&e.from.0], arm: e.arm.map(|a| a == Arm::True) })
+            .collect();
+        let (factory, sequential) = match (node.kind.operator_kind(), &node.module) {
+            (Some(kind), Some(module_ref)) => {
+                let module = modules.load(&node.name, module_ref)?;
+                let sequential = module.imports_state_store();
+                let config = operator_config(kind, node);
+                (Some(Arc::new(WasmOperatorFactory { runtime: runtime.clone(), module, config }) as _), sequential)
+            }
+            _ => (None, false),
+        };
+        nodes.push(Node { name: node.name.clone(), kind: node.kind, inputs, factory, sequential });
+    }
+    Ok(Plan { nodes })
+}
+
+/// Each module file loaded (compiled) once.
+struct Modules<'r> {
+    runtime: &'r Runtime,
+    loaded: HashMap<PathBuf, Module>,
+}
+
+impl Modules<'_> {
+    fn load(&mut self, operation: &str, module_ref: &wasmgraph_config::ModuleRef) -> Result<Module, RuntimeError> {
+        let path = module_ref.path.clone().ok_or_else(|| {
+            RuntimeError::Host(format!(
+                "operation '{operation}': module '{}' was not resolved to a file",
+                module_ref.reference
+            ))
+        })?;
+        if let Some(m) = self.loaded.get(&path) {
+            return Ok(m.clone());
+        }
+        let m = self
+            .runtime
+            .load(&path)
+            .map_err(|e| RuntimeError::Host(format!("operation '{operation}': loading {}: {e}", path.display())))?;
+        self.loaded.insert(path, m.clone());
+        Ok(m)
+    }
+}
+
+fn operator_config(kind: OperatorKind, node: &wasmgraph_config::Node) -> OperatorConfig {
+    OperatorConfig {
+        operation: node.name.clone(),
+        kind,
+        properties: node.properties.clone(),
+        schemas: node
+            .schemas
+            .iter()
+            .map(|s| wasmgraph_host::ModuleSchema {
+                name: s.name.clone(),
+                content_type: s.content_type.clone(),
+                content: s.content.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Makes instances of one operation's module, one per worker (benchmarks
+/// and tests build plans by hand with it).
+pub struct WasmOperatorFactory {
+    runtime: Runtime,
+    module: Module,
+    config: OperatorConfig,
+}
+
+impl WasmOperatorFactory {
+    /// A factory for `config.operation`, running `module` on `runtime`.
+    pub fn new(runtime: Runtime, module: Module, config: OperatorConfig) -> Self {
+        WasmOperatorFactory { runtime, module, config }
+    }
+}
+
+impl OperatorFactory for WasmOperatorFactory {
+    fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
+        wasmgraph_host::Operator::instantiate(&self.runtime, &self.module, self.config.clone())
+            .map(|op| Box::new(WasmOperator(op)) as Box<dyn Operator>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A module instance as the engine sees it.
+struct WasmOperator(wasmgraph_host::Operator);
+
+/// The host's failed call, in the engine's terms (one failure vocabulary).
+fn failure(err: CallError) -> Failure {
+    use wasmgraph_host::CallErrorKind as Host;
+    use wasmgraph_types::FailureKind;
+    let kind = match err.kind {
+        Host::Returned => FailureKind::Returned,
+        Host::Trap => FailureKind::Trap,
+        Host::Timeout => FailureKind::Timeout,
+        Host::OutOfMemory => FailureKind::OutOfMemory,
+        Host::InvalidOutput => FailureKind::InvalidOutput,
+        _ => FailureKind::Trap,
+    };
+    Failure::new(kind, err.message)
+}
+
+impl Operator for WasmOperator {
+    fn map(&mut self, record: &Record) -> Result<DataModel, Failure> {
+        self.0.map(record).map_err(failure)
+    }
+    fn filter(&mut self, record: &Record) -> Result<bool, Failure> {
+        self.0.filter(record).map_err(failure)
+    }
+    fn branch(&mut self, record: &Record) -> Result<bool, Failure> {
+        self.0.branch(record).map_err(failure)
+    }
+    fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure> {
+        self.0.accumulate(staged, batch).map_err(failure)
+    }
+    fn delay(&mut self, record: &Record) -> Result<Hlc, Failure> {
+        self.0.delay(record).map_err(failure)
+    }
+}
