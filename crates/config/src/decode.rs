@@ -246,63 +246,18 @@ impl Decoder<'_> {
 
     fn graph(&mut self, root: &Node, file: &Path) -> Option<GraphDefinition> {
         let top = self.fields(root, "", TOP_KEYS)?;
-        let placeholder = |pos: Pos| Spanned::new(String::new(), pos);
-        let metadata = match top.get("metadata") {
-            Some(node) => self.metadata(node, top.key_pos("metadata")),
-            None => {
-                self.missing(&top, "metadata", "{name: ..., version: ..., $schema: ...}");
-                None
-            }
-        }
-        .unwrap_or_else(|| Metadata {
-            schema: placeholder(top.pos),
-            name: placeholder(top.pos),
-            version: placeholder(top.pos),
-            description: None,
-            vendor: None,
-        });
-        let module_requirements = match top.get("moduleRequirements") {
-            Some(node) => self.requirements(node, top.key_pos("moduleRequirements")),
-            None => {
-                self.missing(&top, "moduleRequirements", "{apiVersion: \"1.1.0\", runtimeVersion: \"1.1.0\"}");
-                None
-            }
-        }
-        .unwrap_or_else(|| ModuleRequirements {
-            api_version: Spanned::new("1.1.0".into(), top.pos),
-            runtime_version: Spanned::new("1.1.0".into(), top.pos),
-            features: Vec::new(),
-        });
-
-        let mut module_configurations = Vec::new();
-        for (i, item) in self.seq(&top, "moduleConfigurations", false, "").unwrap_or_default().iter().enumerate() {
-            if let Some(c) = self.configuration(item, &format!("moduleConfigurations[{i}]")) {
-                module_configurations.push(c);
-            }
-        }
+        let metadata = self.top_metadata(&top);
+        let module_requirements = self.top_requirements(&top);
+        let module_configurations =
+            self.list(&top, "moduleConfigurations", false, Self::configuration).unwrap_or_default();
         let operations_pos = top.key_pos("operations");
-        let mut operations = Vec::new();
-        let items = self.seq(&top, "operations", true, "[...]");
-        if items.is_none() {
+        let operations = self.list(&top, "operations", true, Self::operation).unwrap_or_else(|| {
+            // No list of operations could be read: any name may be one's.
             self.info.names_incomplete = true;
-        }
-        for (i, item) in items.unwrap_or_default().iter().enumerate() {
-            if let Some(op) = self.operation(item, &format!("operations[{i}]")) {
-                operations.push(op);
-            }
-        }
-        let mut connections = Vec::new();
-        for (i, item) in self.seq(&top, "connections", true, "[...]").unwrap_or_default().iter().enumerate() {
-            if let Some(c) = self.connection(item, &format!("connections[{i}]")) {
-                connections.push(c);
-            }
-        }
-        let mut schemas = Vec::new();
-        for (i, item) in self.seq(&top, "schemas", false, "").unwrap_or_default().iter().enumerate() {
-            if let Some(s) = self.schema(item, &format!("schemas[{i}]")) {
-                schemas.push(s);
-            }
-        }
+            Vec::new()
+        });
+        let connections = self.list(&top, "connections", true, Self::connection).unwrap_or_default();
+        let schemas = self.list(&top, "schemas", false, Self::schema).unwrap_or_default();
         Some(GraphDefinition {
             file: file.to_path_buf(),
             metadata,
@@ -313,6 +268,59 @@ impl Decoder<'_> {
             schemas,
             operations_pos,
         })
+    }
+
+    /// `metadata`, or placeholders (with the problem reported) so that the rest
+    /// of the file is still checked.
+    fn top_metadata(&mut self, top: &Fields<'_>) -> Metadata {
+        let placeholder = |pos: Pos| Spanned::new(String::new(), pos);
+        match top.get("metadata") {
+            Some(node) => self.metadata(node, top.key_pos("metadata")),
+            None => {
+                self.missing(top, "metadata", "{name: ..., version: ..., $schema: ...}");
+                None
+            }
+        }
+        .unwrap_or_else(|| Metadata {
+            schema: placeholder(top.pos),
+            name: placeholder(top.pos),
+            version: placeholder(top.pos),
+            description: None,
+            vendor: None,
+        })
+    }
+
+    /// `moduleRequirements`, or the supported versions (with the problem
+    /// reported) so that the rest of the file is still checked.
+    fn top_requirements(&mut self, top: &Fields<'_>) -> ModuleRequirements {
+        match top.get("moduleRequirements") {
+            Some(node) => self.requirements(node, top.key_pos("moduleRequirements")),
+            None => {
+                self.missing(top, "moduleRequirements", "{apiVersion: \"1.1.0\", runtimeVersion: \"1.1.0\"}");
+                None
+            }
+        }
+        .unwrap_or_else(|| ModuleRequirements {
+            api_version: Spanned::new("1.1.0".into(), top.pos),
+            runtime_version: Spanned::new("1.1.0".into(), top.pos),
+            features: Vec::new(),
+        })
+    }
+
+    /// The top-level list `key`, each entry decoded by `entry` (with its path,
+    /// e.g. `operations[2]`); entries that cannot be read are left out. `None`
+    /// when there is no list (absent, null, or not a list: reported if `required`
+    /// or of the wrong type).
+    fn list<T>(
+        &mut self,
+        top: &Fields<'_>,
+        key: &str,
+        required: bool,
+        entry: fn(&mut Self, &Node, &str) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let example = if required { "[...]" } else { "" };
+        let items = self.seq(top, key, required, example)?;
+        Some(items.iter().enumerate().filter_map(|(i, item)| entry(self, item, &format!("{key}[{i}]"))).collect())
     }
 
     fn metadata(&mut self, node: &Node, at: Pos) -> Option<Metadata> {

@@ -148,28 +148,49 @@ enum Frame {
 /// Reads one YAML document. `Ok(None)` for a file with no document (empty or only
 /// comments).
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
-    let mut root: Option<Node> = None;
-    let mut documents = 0usize;
-    let mut nodes = 0usize;
-
+    let mut tree = TreeBuilder::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let pos = Pos { line: e.marker().line(), column: e.marker().col() + 1 };
             let message = if e.info().contains("recursion limit") {
-                format!("the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5")
+                too_deep()
             } else {
                 format!("this is not valid YAML ({}); fix the syntax here", e.info())
             };
             YamlError { pos, message }
         })?;
         let pos = pos_of(&span);
-        let done: Option<(Node, usize)> = match event {
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
+        if let Some((node, anchor)) = tree.event(event, pos)? {
+            tree.attach(node, anchor, pos)?;
+        }
+    }
+    Ok(tree.root)
+}
+
+fn too_deep() -> String {
+    format!("the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5")
+}
+
+/// Builds the tree from parser events: open collections on a stack, anchored
+/// nodes by id, and the counts that bound the document's size.
+#[derive(Default)]
+struct TreeBuilder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+    nodes: usize,
+}
+
+impl TreeBuilder {
+    /// Takes one event; returns the node it completes (a scalar, a closed
+    /// collection or an alias's copy) with its anchor id (0 for none).
+    fn event(&mut self, event: Event<'_>, pos: Pos) -> Result<Option<(Node, usize)>, YamlError> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(None),
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
+                self.documents += 1;
+                if self.documents > 1 {
                     return Err(YamlError {
                         pos,
                         message:
@@ -177,72 +198,67 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                                 .into(),
                     });
                 }
-                None
+                Ok(None)
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tagged_str = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let forced_string = tagged_str || !matches!(style, ScalarStyle::Plain);
-                Some((Node { pos, kind: Kind::Scalar(Scalar { text: text.into_owned(), forced_string }) }, anchor))
+                Ok(Some((Node { pos, kind: Kind::Scalar(Scalar { text: text.into_owned(), forced_string }) }, anchor)))
             }
-            Event::SequenceStart(anchor, _) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError {
-                        pos,
-                        message: format!(
-                            "the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5"
-                        ),
-                    });
-                }
-                stack.push(Frame::Seq { pos, anchor, items: Vec::new() });
-                None
-            }
+            Event::SequenceStart(anchor, _) => self.open(Frame::Seq { pos, anchor, items: Vec::new() }, pos),
             Event::MappingStart(anchor, _) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError {
-                        pos,
-                        message: format!(
-                            "the YAML is nested more than {MAX_DEPTH} levels deep; a graph definition needs 5"
-                        ),
-                    });
-                }
-                stack.push(Frame::Map { pos, anchor, entries: Vec::new(), key: None });
-                None
+                self.open(Frame::Map { pos, anchor, entries: Vec::new(), key: None }, pos)
             }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { pos, anchor, items }) => Some((Node { pos, kind: Kind::Seq(items) }, anchor)),
-                Some(Frame::Map { pos, anchor, entries, .. }) => Some((Node { pos, kind: Kind::Map(entries) }, anchor)),
-                None => return Err(YamlError { pos, message: "unbalanced YAML collection end".into() }),
-            },
-            Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => {
-                    nodes += count(node);
-                    if nodes > MAX_NODES {
-                        return Err(YamlError { pos, message: format!("aliases expand this file to more than {MAX_NODES} values; write the values out or use fewer aliases") });
-                    }
-                    Some((node.clone(), 0))
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Seq { pos, anchor, items }) => Ok(Some((Node { pos, kind: Kind::Seq(items) }, anchor))),
+                Some(Frame::Map { pos, anchor, entries, .. }) => {
+                    Ok(Some((Node { pos, kind: Kind::Map(entries) }, anchor)))
                 }
-                None => {
-                    return Err(YamlError {
-                        pos,
-                        message: "this alias refers to no anchor; define the anchor (&name) before using it (*name)"
-                            .into(),
-                    })
-                }
+                None => Err(YamlError { pos, message: "unbalanced YAML collection end".into() }),
             },
+            Event::Alias(id) => self.alias(id, pos).map(Some),
+        }
+    }
+
+    /// Opens a collection, refusing to nest deeper than [`MAX_DEPTH`].
+    fn open(&mut self, frame: Frame, pos: Pos) -> Result<Option<(Node, usize)>, YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError { pos, message: too_deep() });
+        }
+        self.stack.push(frame);
+        Ok(None)
+    }
+
+    /// A copy of the anchored node, counted in full against [`MAX_NODES`].
+    fn alias(&mut self, id: usize, pos: Pos) -> Result<(Node, usize), YamlError> {
+        let Some(node) = self.anchors.get(&id) else {
+            return Err(YamlError {
+                pos,
+                message: "this alias refers to no anchor; define the anchor (&name) before using it (*name)".into(),
+            });
         };
-        let Some((node, anchor)) = done else { continue };
-        nodes += 1;
-        if nodes > MAX_NODES {
+        self.nodes += count(node);
+        if self.nodes > MAX_NODES {
+            return Err(YamlError { pos, message: format!("aliases expand this file to more than {MAX_NODES} values; write the values out or use fewer aliases") });
+        }
+        Ok((node.clone(), 0))
+    }
+
+    /// Puts a completed node where it belongs: the root, the open sequence, or
+    /// the open mapping (as its next key, or as the value of the pending key).
+    fn attach(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), YamlError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
             return Err(YamlError {
                 pos,
                 message: format!("the file has more than {MAX_NODES} values; a graph definition is far smaller"),
             });
         }
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, node.clone());
         }
-        match stack.last_mut() {
-            None => root = Some(node),
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => {
@@ -257,8 +273,8 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 Some(k) => entries.push((k, node)),
             },
         }
+        Ok(())
     }
-    Ok(root)
 }
 
 fn count(node: &Node) -> usize {
