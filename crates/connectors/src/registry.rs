@@ -274,5 +274,7 @@ registry! {
     "mqtt";
     #[cfg(feature = "mqtt")]
     Mqtt => crate::mqtt::Mqtt,
+    #[cfg(feature = "kafka")]
+    Kafka => crate::kafka::Kafka,
     File => crate::file::File,
 }

@@ -48,6 +48,10 @@ pub struct KafkaEndpoint {
     /// name the connector is opened with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The consumer group of sources on this endpoint that name none
+    /// themselves (AIO's Kafka endpoint setting of the same name).
+    #[serde(default, rename = "consumerGroupId", skip_serializing_if = "Option::is_none")]
+    pub consumer_group_id: Option<String>,
     /// Raw librdkafka settings for anything not covered above (say
     /// `linger.ms`, `message.timeout.ms`, `partition.assignment.strategy`),
     /// applied last. Keys the delivery guarantees rest on (auto commit,
@@ -167,7 +171,14 @@ impl fmt::Debug for KafkaSasl {
 impl KafkaEndpoint {
     /// Plain TCP to `host` (`"host:port"` or a comma-separated list).
     pub fn new(host: &str) -> Self {
-        KafkaEndpoint { host: Hosts::from(host), tls: None, sasl: None, client_id: None, properties: BTreeMap::new() }
+        KafkaEndpoint {
+            host: Hosts::from(host),
+            tls: None,
+            sasl: None,
+            client_id: None,
+            consumer_group_id: None,
+            properties: BTreeMap::new(),
+        }
     }
 
     /// `kafka://host:port,...` (or `kafka+tls://`), for logs and errors.
@@ -330,6 +341,9 @@ impl<'de> Deserialize<'de> for StartFrom {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KafkaSourceConfig {
+    /// The endpoint (a name under `endpoints:` in a deployment file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// Topics to read: names, or regular expressions starting with `^`
     /// (librdkafka's pattern subscriptions, matched against every topic of
     /// the cluster, new ones included).
@@ -360,6 +374,7 @@ impl KafkaSourceConfig {
     /// Read `topics` from the earliest record, in the default group.
     pub fn new<T: Into<String>>(topics: impl IntoIterator<Item = T>) -> Self {
         KafkaSourceConfig {
+            endpoint: None,
             topics: topics.into_iter().map(Into::into).collect(),
             consumer_group: None,
             start_from: StartFrom::default(),
@@ -449,6 +464,9 @@ impl Compression {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KafkaSinkConfig {
+    /// The endpoint (a name under `endpoints:` in a deployment file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// The topic to produce to; `${inputTopic}` is the record's own topic and
     /// `${inputTopic.N}` its N-th level (from 1). Levels are split on `/`
     /// (MQTT topics), or on `.` when the input topic has no `/` (Kafka
@@ -467,7 +485,12 @@ pub struct KafkaSinkConfig {
 impl KafkaSinkConfig {
     /// Produce to `topic` (a template), keys preserved, no compression.
     pub fn new(topic: impl Into<String>) -> Self {
-        KafkaSinkConfig { topic: topic.into(), key: SinkKey::default(), compression: Compression::default() }
+        KafkaSinkConfig {
+            endpoint: None,
+            topic: topic.into(),
+            key: SinkKey::default(),
+            compression: Compression::default(),
+        }
     }
 
     /// Check what serde cannot: the topic template's placeholders, and the
