@@ -7,6 +7,9 @@
 //! `crates/test-guests/kinds` with `wasmgraph build` if it is not built yet.
 //!
 //! Every test prints its counts (`cargo test -- --nocapture` shows them).
+//! They need mosquitto: enabled by the feature `mqtt-integration-tests`
+//! (`scripts/test.sh` turns it on).
+#![cfg(feature = "mqtt-integration-tests")]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

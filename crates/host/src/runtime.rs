@@ -272,6 +272,8 @@ impl Runtime {
         Ok(module)
     }
 
+    // Deserializing our own cached compilation is the workspace's one `unsafe`.
+    #[allow(unsafe_code)]
     fn compile_cached(&self, name: &str, digest: &str, bytes: &[u8]) -> Result<(Component, CacheSource), HostError> {
         let engine = &self.inner.engine;
         let cached = self.inner.cache_dir.as_ref().map(|d| d.join(format!("{digest}.cwasm")));

@@ -28,10 +28,11 @@
 
 mod client;
 mod config;
+mod message;
 mod sink;
 mod source;
 mod spec;
-#[cfg(test)]
+#[cfg(all(test, feature = "mqtt-integration-tests"))]
 mod tests;
 
 #[cfg(feature = "embedded-broker")]

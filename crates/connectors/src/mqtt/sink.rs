@@ -18,17 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use rumqttc::tokio_rustls;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish};
 use rumqttc::v5::mqttbytes::QoS;
-use wasmgraph_types::{Bytes, DataModel, Record};
+use wasmgraph_types::{Bytes, Record};
 
 use super::client::{
     io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl,
 };
 use super::config::{qos, MqttConnection, MqttSinkConfig};
-use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::message::to_publish;
 use crate::{ConnectorError, Sink};
 
 /// Publishes handed to the task at most this many at a time without a flush
@@ -225,32 +224,6 @@ pub(crate) fn expand_topic(pattern: &str, input: &str) -> Result<String, String>
         return Err(format!("'{out}' is not a topic one can publish to (from '{pattern}')"));
     }
     Ok(out)
-}
-
-/// Payload and MQTT properties for a record: reserved user properties become
-/// the response topic and correlation data, and `__ts` is the record's time.
-pub(crate) fn to_publish(record: &Record) -> (Option<&Bytes>, Bytes, PublishProperties) {
-    let mut props = PublishProperties::default();
-    let topic = match &record.data {
-        DataModel::Message(m) => {
-            props.content_type = m.content_type.clone();
-            for (k, v) in &m.user_properties {
-                match k.as_str() {
-                    TIMESTAMP => {}
-                    RESPONSE_TOPIC => props.response_topic = Some(v.clone()),
-                    CORRELATION_DATA => match base64::engine::general_purpose::STANDARD.decode(v) {
-                        Ok(data) => props.correlation_data = Some(Bytes::from(data)),
-                        Err(_) => props.correlation_data = Some(Bytes::from(v.clone().into_bytes())),
-                    },
-                    _ => props.user_properties.push((k.clone(), v.clone())),
-                }
-            }
-            Some(&m.topic)
-        }
-        DataModel::Snapshot(_) | DataModel::BufferOrBytes(_) => None,
-    };
-    props.user_properties.push((TIMESTAMP.to_owned(), record.time.to_wire()));
-    (topic, record.data.payload().clone(), props)
 }
 
 impl Sink for MqttSink {
@@ -540,7 +513,6 @@ async fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmgraph_types::{Hlc, Message};
 
     #[test]
     fn topic_variables() {
@@ -549,32 +521,5 @@ mod tests {
         assert!(expand_topic("x/${inputTopic.9}", "a").is_err());
         assert!(expand_topic("x/${other}", "a").is_err());
         assert!(expand_topic("x/#", "a").is_err());
-    }
-
-    #[test]
-    fn reserved_properties_become_mqtt_properties() {
-        let msg = Message {
-            topic: Bytes::from_static(b"in/1"),
-            payload: Bytes::from_static(b"p"),
-            content_type: Some("text/plain".into()),
-            user_properties: vec![
-                ("k".into(), "v".into()),
-                ("__ts".into(), "1:1:old".into()),
-                (RESPONSE_TOPIC.into(), "r/t".into()),
-                (CORRELATION_DATA.into(), "AQID".into()),
-            ],
-            ..Message::default()
-        };
-        let record = Record::message(Hlc::new(5_000_000, 2, "n"), 0, msg);
-        let (topic, payload, props) = to_publish(&record);
-        assert_eq!(&topic.unwrap()[..], b"in/1");
-        assert_eq!(&payload[..], b"p");
-        assert_eq!(props.response_topic.as_deref(), Some("r/t"));
-        assert_eq!(props.correlation_data.as_deref(), Some(&[1u8, 2, 3][..]));
-        assert_eq!(props.content_type.as_deref(), Some("text/plain"));
-        assert_eq!(
-            props.user_properties,
-            vec![("k".to_string(), "v".to_string()), ("__ts".to_string(), "5:2:n".to_string())]
-        );
     }
 }

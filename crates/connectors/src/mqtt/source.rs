@@ -14,17 +14,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use rumqttc::tokio_rustls;
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PubAck, Publish, RetainForwardRule, Subscribe, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
-use wasmgraph_types::{DataModel, Hlc, Message};
+use wasmgraph_types::DataModel;
 
 use super::client::{
     io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl,
 };
 use super::config::{qos, MqttConnection, MqttSourceConfig};
-use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use super::message::to_message;
 use crate::{ConnectorError, Incoming, Poll, Source};
 
 /// Messages waiting for the engine above which the connection task lets more
@@ -249,42 +248,6 @@ impl MqttSource {
             self.shared.task.wake.notify_one();
         }
     }
-}
-
-/// The message for a PUBLISH, and its `__ts` time if it carries one.
-fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
-    let mut time = None;
-    let mut user_properties = Vec::new();
-    let mut content_type = None;
-    if let Some(props) = publish.properties {
-        for (key, value) in props.user_properties {
-            if key == TIMESTAMP {
-                match Hlc::parse_wire(&value) {
-                    Some(t) => time = Some(t),
-                    None => tracing::warn!(value, "ignoring a malformed __ts user property"),
-                }
-            } else {
-                user_properties.push((key, value));
-            }
-        }
-        if let Some(topic) = props.response_topic {
-            user_properties.push((RESPONSE_TOPIC.to_owned(), topic));
-        }
-        if let Some(data) = props.correlation_data {
-            user_properties
-                .push((CORRELATION_DATA.to_owned(), base64::engine::general_purpose::STANDARD.encode(&data)));
-        }
-        content_type = props.content_type;
-    }
-    let message = Message {
-        timestamp: time.clone().unwrap_or_else(|| Hlc::new(0, 0, "")),
-        topic: publish.topic,
-        content_type,
-        payload: publish.payload,
-        user_properties,
-        schema: None,
-    };
-    (message, time)
 }
 
 impl Source for MqttSource {
@@ -556,38 +519,6 @@ async fn session(task: &Task, mut link: Link) -> Result<(), LinkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rumqttc::v5::mqttbytes::v5::PublishProperties;
-    use wasmgraph_types::Bytes;
-
-    #[test]
-    fn properties_and_time_come_across() {
-        let mut publish = Publish::new(
-            "a/b",
-            QoS::AtLeastOnce,
-            b"{}".to_vec(),
-            Some(PublishProperties {
-                user_properties: vec![("k".into(), "v".into()), ("__ts".into(), "1700000000123:4:n1".into())],
-                content_type: Some("application/json".into()),
-                response_topic: Some("reply/here".into()),
-                correlation_data: Some(Bytes::from_static(&[1, 2, 3])),
-                ..PublishProperties::default()
-            }),
-        );
-        publish.pkid = 7;
-        let (m, time) = to_message(publish);
-        let time = time.unwrap();
-        assert_eq!((time.nanos, time.counter, &*time.node_id), (1_700_000_000_123_000_000, 4, "n1"));
-        assert_eq!(&m.topic[..], b"a/b");
-        assert_eq!(m.content_type.as_deref(), Some("application/json"));
-        assert_eq!(
-            m.user_properties,
-            vec![
-                ("k".to_string(), "v".to_string()),
-                (RESPONSE_TOPIC.to_string(), "reply/here".to_string()),
-                (CORRELATION_DATA.to_string(), "AQID".to_string()),
-            ]
-        );
-    }
 
     #[test]
     fn tokens_carry_generation_and_packet_id() {
