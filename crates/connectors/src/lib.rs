@@ -12,8 +12,20 @@ pub mod kafka;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+mod plugin;
 mod registry;
 mod tagged;
 
-pub use registry::{Connector, EndpointSpec, OpenContext, Services, SinkSpec, SourceSpec, TYPES};
+pub use plugin::{Connector, OpenContext, Services};
+pub use registry::{EndpointSpec, SinkSpec, SourceSpec, TYPES};
 pub use wasmgraph_connector::{ConnectorError, Incoming, Poll, Sink, Source, StopHandle};
+
+/// `path` relative to `base` (the folder of the file it was written in),
+/// unless absolute.
+pub(crate) fn relative_to(base: &std::path::Path, path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}

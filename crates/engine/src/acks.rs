@@ -12,7 +12,7 @@ use timely::dataflow::ProbeHandle;
 use wasmgraph_connector::{ConnectorError, Source};
 
 use crate::moves::Moves;
-use crate::operators::Time;
+use crate::Time;
 
 /// Messages polled from the source and not yet acknowledged to it, in poll order.
 pub(crate) struct PendingAcks {

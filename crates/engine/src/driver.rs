@@ -14,21 +14,9 @@ use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
 use crate::acks::PendingAcks;
 use crate::moves::Moves;
-use crate::operators::{self, NodeCtx, Records, Time};
-use crate::{FailureKind, NodeKind, Plan, PlanError, Stats};
-
-/// A failed call, as reported to [`RunOptions::on_error`].
-#[derive(Debug, Clone)]
-pub struct ErrorEvent {
-    /// The operation whose call failed.
-    pub operation: String,
-    /// How it failed.
-    pub kind: FailureKind,
-    /// The module's message or the trap text.
-    pub message: String,
-    /// The record(s) the call was for (an accumulate batch has several).
-    pub records: Vec<Record>,
-}
+use crate::operators::{self, NodeCtx, Records};
+use crate::Time;
+use crate::{ErrorEvent, NodeKind, Plan, PlanError, Stats};
 
 /// How to run.
 #[derive(Clone)]
@@ -365,13 +353,6 @@ const MAX_POLLS_IN_FLIGHT: usize = 4;
 /// Longest a worker parks while it waits for other workers (they wake it when
 /// they send it anything) or for a quiet source.
 const PARK: Duration = Duration::from_millis(1);
-
-impl Stats {
-    /// Zeroed counters for every node of `plan`.
-    pub fn for_plan(plan: &Plan) -> Self {
-        Stats::new(plan.nodes.iter().map(|n| n.name.clone()))
-    }
-}
 
 struct Shared {
     stats: Arc<Stats>,

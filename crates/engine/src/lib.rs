@@ -26,7 +26,10 @@ mod operators;
 mod plan;
 mod stats;
 
-pub use driver::{run, ErrorEvent, RunError, RunOptions, RunReport};
-pub use operator::{Failure, FailureKind, Operator, OperatorFactory};
+pub use driver::{run, RunError, RunOptions, RunReport};
+pub use operator::{ErrorEvent, Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};
 pub use stats::{NodeStats, Stats};
+
+/// The timely timestamp: [`wasmgraph_types::Hlc::as_time`].
+pub(crate) type Time = u128;

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::operators::Time;
+use crate::Time;
 
 /// Moves made by every delay of one run.
 #[derive(Debug, Default)]

@@ -41,3 +41,16 @@ pub trait OperatorFactory: Send + Sync {
     /// A fresh, initialised instance for `worker`.
     fn create(&self, worker: usize) -> Result<Box<dyn Operator>, String>;
 }
+
+/// A failed call, as reported to [`crate::RunOptions::on_error`].
+#[derive(Debug, Clone)]
+pub struct ErrorEvent {
+    /// The operation whose call failed.
+    pub operation: String,
+    /// How it failed.
+    pub kind: FailureKind,
+    /// The module's message or the trap text.
+    pub message: String,
+    /// The record(s) the call was for (an accumulate batch has several).
+    pub records: Vec<Record>,
+}

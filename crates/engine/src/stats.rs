@@ -45,6 +45,11 @@ impl Stats {
         }
     }
 
+    /// Zeroed counters for every node of `plan`.
+    pub fn for_plan(plan: &crate::Plan) -> Self {
+        Stats::new(plan.nodes.iter().map(|n| n.name.clone()))
+    }
+
     pub(crate) fn node(&self, index: usize) -> &NodeStats {
         &self.nodes[index].1
     }

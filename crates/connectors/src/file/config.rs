@@ -1,6 +1,6 @@
 //! Settings of the file source and sink as deployment files write them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -49,13 +49,4 @@ pub fn default_topic() -> String {
 /// The topic of `.raw` files: `snapshot_simulation`, as in AIO's samples.
 pub fn default_raw_topic() -> String {
     "snapshot_simulation".into()
-}
-
-/// `path` relative to `base`, unless absolute.
-pub(crate) fn relative_to(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
 }

@@ -5,7 +5,6 @@
 //! record and line.
 
 mod config;
-pub(crate) use config::relative_to;
 mod sink;
 mod source;
 
@@ -15,7 +14,7 @@ pub use config::{default_raw_topic, default_topic, FileEndpoint, FileSinkSpec, F
 pub use sink::{record_to_json, FileSink};
 pub use source::{FileSource, FileSourceConfig};
 
-use crate::registry::{Connector, OpenContext};
+use crate::plugin::{Connector, OpenContext};
 use crate::{ConnectorError, Sink, Source};
 
 /// The file connector (`type: file`).
@@ -52,10 +51,10 @@ impl Connector for File {
     }
     fn resolve_paths(_: &mut FileEndpoint, _: &Path) {}
     fn resolve_source_paths(spec: &mut FileSourceSpec, base: &Path) {
-        spec.path = config::relative_to(base, &spec.path);
+        spec.path = crate::relative_to(base, &spec.path);
     }
     fn resolve_sink_paths(spec: &mut FileSinkSpec, base: &Path) {
-        spec.path = config::relative_to(base, &spec.path);
+        spec.path = crate::relative_to(base, &spec.path);
     }
     fn open_source(
         spec: &FileSourceSpec,

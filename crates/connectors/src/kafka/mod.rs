@@ -42,7 +42,7 @@ pub use source::{KafkaSource, SourceCounters};
 
 use std::path::Path;
 
-use crate::registry::{Connector, OpenContext};
+use crate::plugin::{Connector, OpenContext};
 use crate::{ConnectorError, Sink, Source};
 
 /// The Kafka connector (`type: kafka`).

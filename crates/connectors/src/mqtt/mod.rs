@@ -48,7 +48,7 @@ pub use spec::{
 
 use std::path::Path;
 
-use crate::registry::{Connector, OpenContext};
+use crate::plugin::{Connector, OpenContext};
 use crate::{ConnectorError, Sink, Source};
 
 /// The MQTT 5 connector (`type: mqtt`).
@@ -132,14 +132,14 @@ fn connection(endpoint: Option<&MqttEndpoint>, ctx: &mut OpenContext<'_>) -> Res
 
 #[cfg(feature = "embedded-broker")]
 fn embedded(port: u16, client_id: String, ctx: &mut OpenContext<'_>) -> Result<MqttConnection, ConnectorError> {
-    let services = &mut *ctx.services;
-    if services.broker.is_none() {
+    let mut notes = Vec::new();
+    let broker = ctx.services.get_or_start(|| {
         let b = broker::EmbeddedBroker::start(port)?;
-        services.notes.extend(b.notes());
-        services.broker = Some(b);
-    }
-    let addr =
-        services.broker.as_ref().map(|b| b.addr()).ok_or_else(|| ConnectorError::Config("embedded broker".into()))?;
+        notes = b.notes();
+        Ok(b)
+    })?;
+    let addr = broker.addr();
+    notes.into_iter().for_each(|n| ctx.services.note(n));
     Ok(MqttConnection::new(addr.ip().to_string(), addr.port(), client_id))
 }
 

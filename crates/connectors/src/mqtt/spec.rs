@@ -181,7 +181,7 @@ impl MqttEndpoint {
     pub(crate) fn resolve_paths(&mut self, base: &Path) {
         let rel = |p: &mut Option<PathBuf>| {
             if let Some(path) = p.as_mut() {
-                *path = crate::file::relative_to(base, path);
+                *path = crate::relative_to(base, path);
             }
         };
         rel(&mut self.password_file);

@@ -15,12 +15,10 @@ use std::sync::Arc;
 use timely::dataflow::Stream;
 use wasmgraph_types::{DataModel, Hlc, Record};
 
-use crate::driver::ErrorEvent;
 use crate::stats::{bump, Stats};
-use crate::{Failure, Operator};
+use crate::{ErrorEvent, Failure, Operator};
 
-/// The timely timestamp: [`wasmgraph_types::Hlc::as_time`].
-pub(crate) type Time = u128;
+pub(crate) use crate::Time;
 
 /// A stream of records.
 pub(crate) type Records<'scope> = Stream<'scope, Time, Vec<Record>>;
