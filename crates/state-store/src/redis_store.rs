@@ -18,8 +18,10 @@
 //! process wrote with a clock ahead of ours is answered `behind`, and we move our
 //! clock past that version and try again, so a key's versions only grow.
 //!
-//! A failed request is not retried (a write may have reached the server); the
-//! connection it used is dropped and the next request opens a new one.
+//! A failed write is not retried (it may have reached the server); the
+//! connection it used is dropped and the next request opens a new one. A read
+//! that finds an idle connection dropped (Redis restarted) is retried once on a
+//! new connection.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -170,7 +172,7 @@ impl RedisBackend {
             clock,
         };
         backend
-            .with_connection(|conn| redis::cmd("PING").query::<String>(conn))
+            .with_connection(false, |conn| redis::cmd("PING").query::<String>(conn))
             .map_err(|e| fail(format!("the server does not answer: {e}")))?;
         Ok(backend)
     }
@@ -197,16 +199,32 @@ impl RedisBackend {
     }
 
     /// Run `f` on an idle connection (or a new one); keep the connection for the
-    /// next request unless the request failed on it.
-    fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, RedisError>) -> Result<T, RedisError> {
+    /// next request unless the request failed on it. A read (`retry_read`) that
+    /// finds an idle connection dropped (the server restarted, or closed it while
+    /// idle) is tried once more on a new connection; a write is not, since it may
+    /// have been applied.
+    fn with_connection<T>(
+        &self,
+        retry_read: bool,
+        f: impl Fn(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, RedisError> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match idle {
-            Some(conn) => conn,
+            Some(mut conn) => match f(&mut conn) {
+                Ok(answer) => return Ok(self.keep(conn, answer)),
+                Err(e) if retry_read && (e.is_connection_dropped() || e.is_io_error()) => self.open_connection()?,
+                Err(e) => return Err(e),
+            },
             None => self.open_connection()?,
         };
         let answer = f(&mut conn)?;
+        Ok(self.keep(conn, answer))
+    }
+
+    /// Put `conn` back among the idle connections; pass `answer` through.
+    fn keep<T>(&self, conn: Connection, answer: T) -> T {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-        Ok(answer)
+        answer
     }
 
     /// Run a script invocation; its answer as a list of byte strings.
@@ -216,7 +234,7 @@ impl RedisBackend {
         key: &[u8],
         invocation: &ScriptInvocation<'_>,
     ) -> Result<Vec<Vec<u8>>, StateStoreError> {
-        self.with_connection(|conn| invocation.invoke::<Vec<Vec<u8>>>(conn))
+        self.with_connection(operation == "get", |conn| invocation.invoke::<Vec<Vec<u8>>>(conn))
             .map_err(|e| self.error(operation, key, e.to_string(), e.is_timeout()))
     }
 
@@ -385,7 +403,7 @@ impl StateBackend for RedisBackend {
         let now = nanos_text(unix_nanos(self.clock.now()));
         let skip = self.prefix.len() + 2;
         let rows = self
-            .with_connection(|conn| {
+            .with_connection(true, |conn| {
                 let keys = self.scan_data_keys(conn)?;
                 if keys.is_empty() {
                     return Ok(Vec::new()); // Redis refuses an empty pipeline.

@@ -142,3 +142,17 @@ fn a_server_gone_away_is_an_error_that_says_where() {
     let err = store.set(b"k", b"v", None, SetOptions::default()).unwrap_err();
     assert!(err.to_string().contains("set of key \"k\""), "{err}");
 }
+
+#[test]
+fn reads_reconnect_after_a_redis_restart_and_writes_say_they_failed() {
+    let mut server = RedisServer::start();
+    let store = RedisBackend::connect(&server.url(), "p:", NODE).unwrap();
+    store.set(b"k", b"v", None, SetOptions::default()).unwrap();
+    server.restart(); // this server keeps no data across restarts
+    assert_eq!(store.get(b"k").unwrap().value, None, "a read after the restart reconnects");
+    assert!(store.set(b"k", b"w", None, SetOptions::default()).unwrap().written);
+    server.restart();
+    let err = store.set(b"k", b"x", None, SetOptions::default()).unwrap_err();
+    assert!(matches!(err, StateStoreError::Backend { operation: "set", .. }), "a write is not retried: {err:?}");
+    assert!(store.set(b"k", b"x", None, SetOptions::default()).unwrap().written, "the next request reconnects");
+}

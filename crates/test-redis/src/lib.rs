@@ -59,25 +59,19 @@ impl RedisServer {
 
     fn try_start(port: u16) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
-        let log = dir.path().join("redis.log");
-        let child = Command::new(redis_server_binary())
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawning redis-server: {e}"))?;
+        let child = spawn(dir.path(), port)?;
         let mut server = RedisServer { child, port, dir };
-        server.wait_ready().map_err(|why| {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            format!("{why}; its log:\n{log}")
-        })?;
+        server.wait_ready()?;
         Ok(server)
+    }
+
+    /// Kill the server and start a new one on the same port and folder (it
+    /// keeps no data: snapshots are off), as a Redis restart looks to clients.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.dir.path(), self.port).unwrap_or_else(|why| panic!("restarting redis-server: {why}"));
+        self.wait_ready().unwrap_or_else(|why| panic!("restarting redis-server: {why}"));
     }
 
     /// Wait (up to 10 s) until the server answers `PING` with `PONG`; fails early
@@ -86,7 +80,8 @@ impl RedisServer {
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("redis-server on port {} exited at start ({status})", self.port));
+                let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                return Err(format!("redis-server on port {} exited at start ({status}); its log:\n{log}", self.port));
             }
             if ping(self.port) {
                 return Ok(());
@@ -107,6 +102,23 @@ impl RedisServer {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Start redis-server on 127.0.0.1:`port` with `dir` as its working folder and
+/// its log in `dir/redis.log`.
+fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
+    Command::new(redis_server_binary())
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawning redis-server: {e}"))
 }
 
 /// Whether a Redis on 127.0.0.1:`port` answers `PING` (inline command) with `+PONG`.
@@ -138,6 +150,9 @@ mod tests {
         assert!(ping(port), "a started server answers PING");
         assert_eq!(server.url(), format!("redis://127.0.0.1:{port}/"));
         assert!(server.dir().join("redis.log").exists());
+        let mut server = server;
+        server.restart();
+        assert!(ping(port), "a restarted server answers on the same port");
         drop(server);
         assert!(!ping(port), "a dropped server is gone");
     }

@@ -1,7 +1,11 @@
 //! The `state-store` interface, backed by the runtime's shared
-//! [`StateStore`](wasmgraph_state_store::StateStore). Request timeouts are
-//! ignored: every operation completes in memory. A stale fencing token becomes
-//! `state-store-error::request-error` with the store's explanation.
+//! [`StateStore`](wasmgraph_state_store::StateStore) (in memory, embedded on disk
+//! or Redis, as the deployment chose). The guest's request timeouts are not
+//! passed down: the in-memory and embedded stores answer at once and the Redis
+//! store has its own I/O timeout. A store that timed out becomes
+//! `state-store-error::timeout`; a stale fencing token or a failing backend
+//! becomes `state-store-error::request-error` with the store's explanation (a
+//! failing backend is also logged, since the guest may swallow the error).
 
 use wasmgraph_state_store as ss;
 
@@ -23,8 +27,17 @@ fn options(o: SetOptions) -> ss::SetOptions {
     }
 }
 
-fn error(e: ss::StateStoreError) -> StateStoreError {
-    StateStoreError::RequestError(e.to_string())
+impl Api<'_> {
+    /// The WIT error for a store error, logging backend failures.
+    fn error(&self, e: ss::StateStoreError) -> StateStoreError {
+        if !matches!(e, ss::StateStoreError::FencingTokenTooOld { .. }) {
+            tracing::warn!(operation = %self.ctx.operation, "state store request failed: {e}");
+        }
+        match e {
+            ss::StateStoreError::Timeout { .. } => StateStoreError::Timeout,
+            other => StateStoreError::RequestError(other.to_string()),
+        }
+    }
 }
 
 fn del_response(r: ss::DelResponse) -> StateStoreDelResponse {
@@ -37,8 +50,9 @@ impl state_store::Host for Api<'_> {
         key: Vec<u8>,
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreGetResponse, StateStoreError>> {
-        let r = self.ctx.services.state_store.get(&key);
-        Ok(Ok(StateStoreGetResponse { response: r.value, version: r.version.as_ref().map(hlc_to_wit) }))
+        let r = self.ctx.services.state_store.try_get(&key);
+        Ok(r.map(|r| StateStoreGetResponse { response: r.value, version: r.version.as_ref().map(hlc_to_wit) })
+            .map_err(|e| self.error(e)))
     }
 
     fn set(
@@ -52,7 +66,7 @@ impl state_store::Host for Api<'_> {
         let token = fencing_token.map(hlc_from_wit);
         let r = self.ctx.services.state_store.set(&key, &value, token.as_ref(), options(o));
         Ok(r.map(|r| StateStoreSetResponse { response: r.written, version: r.version.as_ref().map(hlc_to_wit) })
-            .map_err(error))
+            .map_err(|e| self.error(e)))
     }
 
     fn del(
@@ -62,7 +76,7 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self.ctx.services.state_store.del(&key, token.as_ref()).map(del_response).map_err(error))
+        Ok(self.ctx.services.state_store.del(&key, token.as_ref()).map(del_response).map_err(|e| self.error(e)))
     }
 
     fn vdel(
@@ -73,6 +87,12 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self.ctx.services.state_store.vdel(&key, &value, token.as_ref()).map(del_response).map_err(error))
+        Ok(self
+            .ctx
+            .services
+            .state_store
+            .vdel(&key, &value, token.as_ref())
+            .map(del_response)
+            .map_err(|e| self.error(e)))
     }
 }
