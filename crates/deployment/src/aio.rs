@@ -48,6 +48,7 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
         sink,
         errors,
         endpoints,
+        state_store: crate::state_store(cfile, c.state_store),
     })
 }
 

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
+pub use wasmgraph_state_store::StateStoreConfig;
 
 mod aio;
 mod native;
@@ -45,6 +46,9 @@ pub struct Deployment {
     pub errors: ErrorPolicy,
     /// Named endpoints the source, sink and dead letters refer to.
     pub endpoints: BTreeMap<String, EndpointSpec>,
+    /// Where the operators' state store keeps its keys (`stateStore:`;
+    /// default in memory); a relative embedded path is already resolved.
+    pub state_store: StateStoreConfig,
 }
 
 impl Deployment {
@@ -202,6 +206,16 @@ pub(crate) fn relative(file: &Path, path: &str) -> PathBuf {
 pub(crate) fn looks_like_oci(reference: &str) -> bool {
     let last = reference.rsplit('/').next().unwrap_or(reference);
     !reference.ends_with(".yaml") && !reference.ends_with(".yml") && (last.contains(':') || reference.contains('@'))
+}
+
+/// The state store setting with a relative embedded path made relative to `file`'s folder.
+pub(crate) fn state_store(file: &Path, config: Option<StateStoreConfig>) -> StateStoreConfig {
+    match config.unwrap_or_default() {
+        StateStoreConfig::Embedded { path } if path.is_relative() => {
+            StateStoreConfig::Embedded { path: file.parent().unwrap_or(Path::new(".")).join(path) }
+        }
+        other => other,
+    }
 }
 
 /// Check every section and that the endpoints named exist and are of the

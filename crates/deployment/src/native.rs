@@ -42,6 +42,7 @@ pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentErro
         sink,
         errors,
         endpoints,
+        state_store: crate::state_store(file, d.state_store),
     })
 }
 

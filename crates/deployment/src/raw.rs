@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
+use wasmgraph_state_store::StateStoreConfig;
 
 /// A scalar written as a string, number or boolean; kept as its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +73,7 @@ pub struct Native {
     pub errors: Option<ErrorPolicy>,
     #[serde(default)]
     pub endpoints: BTreeMap<String, EndpointSpec>,
+    pub state_store: Option<StateStoreConfig>,
 }
 
 /// AIO's `DataflowGraph` resource.
@@ -187,4 +189,5 @@ pub struct Companion {
     pub errors: Option<ErrorPolicy>,
     pub max_message_size: Option<usize>,
     pub receive_maximum: Option<u32>,
+    pub state_store: Option<StateStoreConfig>,
 }

@@ -277,3 +277,21 @@ endpoints:\n  e:\n    type: file\n",
     let err = with("kind: Deployment\ngraph: g.yaml\nsource:\n  type: file\n  path: x\nsink:\n  type: file\n  path: o\nerrors:\n  policy: deadLetter\n  topic: t\n");
     assert!(err.contains("errors.topic") && err.contains("file sink has no topics"), "{err}");
 }
+
+#[test]
+fn the_state_store_is_chosen_in_the_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "g.yaml", GRAPH);
+    let base = "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: [a]\nsink:\n  topic: b\n";
+    let d = load(&write(dir.path(), "d.yaml", base), None).unwrap();
+    assert_eq!(d.state_store, StateStoreConfig::Memory {});
+    let text = format!("{base}stateStore:\n  type: embedded\n  path: state/keys.redb\n");
+    let d = load(&write(dir.path(), "d.yaml", &text), None).unwrap();
+    assert_eq!(d.state_store, StateStoreConfig::Embedded { path: dir.path().join("state/keys.redb") });
+    let text = format!("{base}stateStore:\n  type: redis\n  url: redis://127.0.0.1:6379\n");
+    let d = load(&write(dir.path(), "d.yaml", &text), None).unwrap();
+    assert!(matches!(d.state_store, StateStoreConfig::Redis { .. }));
+    let text = format!("{base}stateStore:\n  type: etcd\n");
+    let err = load(&write(dir.path(), "d.yaml", &text), None).unwrap_err().to_string();
+    assert!(err.contains("etcd") && err.contains("embedded"), "{err}");
+}

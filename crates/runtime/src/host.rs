@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmgraph_host::{HostConfig, MetricsRegistry, Runtime, Services};
-use wasmgraph_state_store::StateStore;
+use wasmgraph_state_store::{StateStore, StateStoreConfig};
 
 use crate::RuntimeError;
 
@@ -21,6 +21,8 @@ pub struct HostSettings {
     pub memory_limit: Option<usize>,
     /// Where the schema registry finds `<id>[-<version>].json` files.
     pub schema_dir: Option<PathBuf>,
+    /// Where the state store keeps its keys (default: in memory).
+    pub state_store: StateStoreConfig,
     /// A JSON list of single-key objects that seeds the state store.
     pub state_seed: Option<PathBuf>,
     /// Print a line when a module is compiled (not found in the cache).
@@ -45,7 +47,11 @@ impl HostSettings {
 
     /// Start the host: a state store (seeded if asked), a metrics registry.
     pub fn start(&self) -> Result<(Runtime, Arc<MetricsRegistry>), RuntimeError> {
-        let store = Arc::new(StateStore::new());
+        let store = self
+            .state_store
+            .open(Path::new("."))
+            .map_err(|e| RuntimeError::Host(format!("opening the state store: {e}")))?;
+        let store = Arc::new(store);
         if let Some(path) = &self.state_seed {
             seed(&store, path)?;
         }

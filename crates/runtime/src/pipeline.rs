@@ -97,6 +97,7 @@ impl Pipeline {
             parameters: graph::deployment_values(d)?,
             errors: d.errors.clone(),
             endpoints: d.endpoints.clone(),
+            host: HostSettings { state_store: d.state_store.clone(), ..HostSettings::default() },
             ..Pipeline::new(&d.graph, modules, d.source.clone(), d.sink.clone())
         })
     }

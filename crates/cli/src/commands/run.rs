@@ -94,6 +94,7 @@ impl RunArgs {
         pipeline.host = HostSettings {
             cache_dir: self.cache_dir.clone(),
             state_seed: self.state.clone(),
+            state_store: pipeline.host.state_store.clone(),
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
