@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use wasmgraph_types::FailureKind;
+
 /// Why loading a module or starting an operator failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -76,56 +78,19 @@ pub enum HostError {
     },
 }
 
-/// What kind of failure a module call had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CallErrorKind {
-    /// The module returned an `error` for this record. The instance is kept.
-    Returned,
-    /// The module trapped (a Rust panic, a Python exception, `unreachable`). The
-    /// instance was re-created.
-    Trap,
-    /// The call ran past the time budget. The instance was re-created.
-    Timeout,
-    /// The instance hit its memory limit. The instance was re-created.
-    OutOfMemory,
-    /// The module returned data the host cannot accept (a string field holding
-    /// bytes that are not UTF-8, a buffer handle it does not own). The instance
-    /// is kept.
-    InvalidOutput,
-}
-
-impl CallErrorKind {
-    /// Lower-case name, for logs and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallErrorKind::Returned => "returned",
-            CallErrorKind::Trap => "trap",
-            CallErrorKind::Timeout => "timeout",
-            CallErrorKind::OutOfMemory => "out-of-memory",
-            CallErrorKind::InvalidOutput => "invalid-output",
-        }
-    }
-}
-
-impl fmt::Display for CallErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A failed call for one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallError {
-    /// What kind of failure.
-    pub kind: CallErrorKind,
+    /// What kind of failure: the one vocabulary the engine and the reports use
+    /// too, so nothing is lost (or renamed) between the host and `errors.jsonl`.
+    pub kind: FailureKind,
     /// What happened, as text (the module's message, or the trap with its wasm
     /// backtrace).
     pub message: String,
 }
 
 impl CallError {
-    pub(crate) fn new(kind: CallErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         CallError { kind, message: message.into() }
     }
 }
@@ -133,13 +98,12 @@ impl CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            CallErrorKind::Returned => write!(f, "module returned an error: {}", self.message),
-            CallErrorKind::Trap => write!(f, "module trapped: {}", self.message),
-            CallErrorKind::Timeout => write!(f, "module call timed out: {}", self.message),
-            CallErrorKind::OutOfMemory => write!(f, "module ran out of memory: {}", self.message),
-            CallErrorKind::InvalidOutput => {
-                write!(f, "module returned invalid data: {}", self.message)
-            }
+            FailureKind::Returned => write!(f, "module returned an error: {}", self.message),
+            FailureKind::Trap => write!(f, "module trapped: {}", self.message),
+            FailureKind::Timeout => write!(f, "module call timed out: {}", self.message),
+            FailureKind::OutOfMemory => write!(f, "module ran out of memory: {}", self.message),
+            FailureKind::InvalidOutput => write!(f, "module returned invalid data: {}", self.message),
+            other => write!(f, "module call failed ({other}): {}", self.message),
         }
     }
 }

@@ -34,7 +34,12 @@ mod operator;
 mod runtime;
 mod state;
 
-pub use error::{CallError, CallErrorKind, HostError};
+pub use error::{CallError, HostError};
+pub use wasmgraph_types::FailureKind;
+
+/// The former name of [`FailureKind`], kept so that callers can move over one at
+/// a time; use `FailureKind`.
+pub type CallErrorKind = FailureKind;
 pub use metrics::{
     CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
 };

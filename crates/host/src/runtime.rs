@@ -32,7 +32,7 @@ pub struct HostConfig {
     /// Turn the disk cache off entirely.
     pub disable_disk_cache: bool,
     /// The time budget of one module call (default 2 s). A call that runs longer
-    /// is interrupted and fails with [`CallErrorKind::Timeout`](crate::CallErrorKind).
+    /// is interrupted and fails with [`FailureKind::Timeout`](crate::FailureKind::Timeout).
     pub call_timeout: Duration,
     /// The most linear memory one instance may use, all its memories together,
     /// in bytes (default 256 MiB).

@@ -1,6 +1,6 @@
 //! filter, branch, accumulate and delay through one component exporting all four.
 
-use wasmgraph_host::{CallErrorKind, OperatorKind};
+use wasmgraph_host::{FailureKind, OperatorKind};
 use wasmgraph_types::{DataModel, Hlc, Record};
 
 use crate::support::*;
@@ -12,7 +12,7 @@ fn filter_keeps_drops_and_errors() {
     assert!(op.filter(&message("keep me")).unwrap());
     assert!(!op.filter(&message("please drop")).unwrap());
     let err = op.filter(&message("error")).unwrap_err();
-    assert_eq!(err.kind, CallErrorKind::Returned);
+    assert_eq!(err.kind, FailureKind::Returned);
     assert_eq!(err.message, "filter was asked to fail");
     assert_eq!(op.stats().returned_errors, 1);
     assert_eq!(op.stats().recreations, 0, "a returned error keeps the instance");
@@ -60,5 +60,5 @@ fn delay_returns_the_module_time() {
     let mut whole = message("x");
     whole.set_time(Hlc::from_secs_nanos(1_700_000_002, 0, 0, "n"));
     assert_eq!(op.delay(&whole).unwrap(), whole.time);
-    assert_eq!(op.delay(&message("error")).unwrap_err().kind, CallErrorKind::Returned);
+    assert_eq!(op.delay(&message("error")).unwrap_err().kind, FailureKind::Returned);
 }
