@@ -248,25 +248,17 @@ impl Operator {
         })
     }
 
+    /// Makes one call: re-creates a missing instance first, prepares the store
+    /// (record time, memory flag, time budget), runs `f`, and turns a failure
+    /// into a [`CallError`], re-creating the instance after a trap, timeout or
+    /// out-of-memory.
     fn call<R>(
         &mut self,
         time: Option<&Hlc>,
         f: impl FnOnce(&mut Store<StoreState>, &Guest) -> Result<R, Failure>,
     ) -> Result<R, CallError> {
         self.stats.calls += 1;
-        if self.live.is_none() {
-            // A previous re-creation failed; try again for this record.
-            match self.start() {
-                Ok(live) => {
-                    self.stats.recreations += 1;
-                    self.live = Some(live);
-                }
-                Err(e) => {
-                    self.stats.traps += 1;
-                    return Err(CallError::new(FailureKind::Trap, format!("no instance: {e}")));
-                }
-            }
-        }
+        self.ensure_live()?;
         let Some(live) = self.live.as_mut() else {
             return Err(CallError::new(FailureKind::Trap, "no instance"));
         };
@@ -276,55 +268,77 @@ impl Operator {
         live.store.data_mut().api.record_time = None;
         let error = match outcome {
             Ok(r) => return Ok(r),
-            Err(Failure::Returned(m)) => CallError::new(FailureKind::Returned, m),
-            Err(Failure::Invalid(m)) => CallError::new(FailureKind::InvalidOutput, m),
-            Err(Failure::Wasm(e)) => {
-                live.stderr.flush_partial();
-                let mut error = classify(&e, live.store.data().limiter.exceeded, self.runtime.config());
-                let printed = live.recent_stderr.text();
-                if !printed.is_empty() {
-                    error.message = format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
-                }
-                if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
-                    error.message = format!("{}\n{trace}", error.message);
-                }
-                error
-            }
+            Err(failure) => live.describe(failure, self.runtime.config()),
         };
         self.stats.count(error.kind);
         if error.kind.recreates_instance() {
-            let started = std::time::Instant::now();
-            self.live = None;
-            match self.start() {
-                Ok(live) => {
-                    self.stats.recreations += 1;
-                    self.stats.recreation_nanos += started.elapsed().as_nanos() as u64;
-                    self.live = Some(live);
-                }
-                Err(e) => {
-                    tracing::error!(operation = %self.operation, "cannot re-create the instance after a failed call: {e}");
-                    return Err(CallError::new(
-                        error.kind,
-                        format!("{}; re-creating the instance failed: {e}", error.message),
-                    ));
-                }
-            }
+            return Err(self.recreate_after(error));
         }
         Err(error)
     }
 
+    /// After a re-creation failed, tries again for this record; a trap if it
+    /// fails again.
+    fn ensure_live(&mut self) -> Result<(), CallError> {
+        if self.live.is_some() {
+            return Ok(());
+        }
+        match self.start() {
+            Ok(live) => {
+                self.stats.recreations += 1;
+                self.live = Some(live);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.traps += 1;
+                Err(CallError::new(FailureKind::Trap, format!("no instance: {e}")))
+            }
+        }
+    }
+
+    /// Throws the instance away and starts a fresh one after `error`, which is
+    /// returned (saying so if the new instance could not be started either).
+    fn recreate_after(&mut self, error: CallError) -> CallError {
+        let started = std::time::Instant::now();
+        self.live = None;
+        match self.start() {
+            Ok(live) => {
+                self.stats.recreations += 1;
+                self.stats.recreation_nanos += started.elapsed().as_nanos() as u64;
+                self.live = Some(live);
+                error
+            }
+            Err(e) => {
+                tracing::error!(operation = %self.operation, "cannot re-create the instance after a failed call: {e}");
+                CallError::new(error.kind, format!("{}; re-creating the instance failed: {e}", error.message))
+            }
+        }
+    }
+
     /// A fresh store and instance, with `init` called.
     fn start(&self) -> Result<Live, HostError> {
-        let rt = &self.runtime.inner;
-        let module = &self.module.inner;
-        let fail = |message: String| HostError::Instantiate {
+        let (mut store, stderr, recent_stderr) = self.new_store();
+        let instance = self.instantiate_in(&mut store)?;
+        let guest = self.load_export(&mut store, &instance)?;
+        self.init(&mut store, &guest)?;
+        Ok(Live { store, guest, stderr, recent_stderr })
+    }
+
+    /// An instantiation failure of this operation's module.
+    fn instantiate_error(&self, message: String) -> HostError {
+        HostError::Instantiate {
             operation: self.config.operation.clone(),
-            module: module.name.clone(),
+            module: self.module.inner.name.clone(),
             message,
-        };
-        // WASI: no preopens, no environment, no arguments, stdin closed, every
-        // network address denied and name lookup off; stdout and stderr go to
-        // tracing.
+        }
+    }
+
+    /// A store for one instance, with its memory limiter and time budget, and
+    /// WASI sandboxed: no preopens, no environment, no arguments, stdin closed,
+    /// every network address denied and name lookup off; stdout and stderr go
+    /// to tracing, and the call's stderr lines are kept for its error.
+    fn new_store(&self) -> (Store<StoreState>, GuestOutput, RecentLines) {
+        let rt = &self.runtime.inner;
         let recent_stderr = RecentLines::default();
         let stderr = GuestOutput::new(Which::Stderr, self.operation.clone(), Some(recent_stderr.clone()));
         let wasi = WasiCtxBuilder::new()
@@ -344,53 +358,88 @@ impl Operator {
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(rt.config.call_timeout));
-        let instance = module.pre.instantiate(&mut store).map_err(|e| {
+        (store, stderr, recent_stderr)
+    }
+
+    /// Instantiates the module in `store`; running out of memory says so.
+    fn instantiate_in(&self, store: &mut Store<StoreState>) -> Result<wasmtime::component::Instance, HostError> {
+        self.module.inner.pre.instantiate(&mut *store).map_err(|e| {
             if store.data().limiter.exceeded {
-                fail(format!("the module needs more than the memory limit of {} bytes: {e:#}", rt.config.memory_limit))
+                let limit = self.runtime.config().memory_limit;
+                self.instantiate_error(format!("the module needs more than the memory limit of {limit} bytes: {e:#}"))
             } else {
-                fail(format!("{e:#}"))
+                self.instantiate_error(format!("{e:#}"))
             }
-        })?;
-        let i = &module.indices;
-        let missing = || fail(format!("module does not export the {} interface", self.config.kind));
-        let load_err = |e: wasmtime::Error| fail(format!("{e:#}"));
-        let guest = match self.config.kind {
-            OperatorKind::Map => {
-                Guest::Map(i.map.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
-            }
-            OperatorKind::Filter => {
-                Guest::Filter(i.filter.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
-            }
-            OperatorKind::Branch => {
-                Guest::Branch(i.branch.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
-            }
-            OperatorKind::Accumulate => Guest::Accumulate(
-                i.accumulate.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?,
-            ),
-            OperatorKind::Delay => {
-                Guest::Delay(i.delay.as_ref().ok_or_else(missing)?.load(&mut store, &instance).map_err(load_err)?)
-            }
-        };
+        })
+    }
+
+    /// The instance's export of the configured operator interface.
+    fn load_export(
+        &self,
+        store: &mut Store<StoreState>,
+        instance: &wasmtime::component::Instance,
+    ) -> Result<Guest, HostError> {
+        let i = &self.module.inner.indices;
+        let missing = || self.instantiate_error(format!("module does not export the {} interface", self.config.kind));
+        let load_err = |e: wasmtime::Error| self.instantiate_error(format!("{e:#}"));
+        macro_rules! load {
+            ($field:ident, $variant:ident) => {
+                Guest::$variant(i.$field.as_ref().ok_or_else(missing)?.load(&mut *store, instance).map_err(load_err)?)
+            };
+        }
+        Ok(match self.config.kind {
+            OperatorKind::Map => load!(map, Map),
+            OperatorKind::Filter => load!(filter, Filter),
+            OperatorKind::Branch => load!(branch, Branch),
+            OperatorKind::Accumulate => load!(accumulate, Accumulate),
+            OperatorKind::Delay => load!(delay, Delay),
+        })
+    }
+
+    /// Calls the export's `init` with the operation's parameters and schemas.
+    fn init(&self, store: &mut Store<StoreState>, guest: &Guest) -> Result<(), HostError> {
         let configuration = convert::configuration(&self.config);
-        prepare(&mut store, None, rt.config.call_timeout);
-        let accepted = match &guest {
-            Guest::Map(g) => g.call_init(&mut store, &configuration),
-            Guest::Filter(g) => g.call_init(&mut store, &configuration),
-            Guest::Branch(g) => g.call_init(&mut store, &configuration),
-            Guest::Accumulate(g) => g.call_init(&mut store, &configuration),
-            Guest::Delay(g) => g.call_init(&mut store, &configuration),
+        prepare(store, None, self.runtime.config().call_timeout);
+        let accepted = match guest {
+            Guest::Map(g) => g.call_init(&mut *store, &configuration),
+            Guest::Filter(g) => g.call_init(&mut *store, &configuration),
+            Guest::Branch(g) => g.call_init(&mut *store, &configuration),
+            Guest::Accumulate(g) => g.call_init(&mut *store, &configuration),
+            Guest::Delay(g) => g.call_init(&mut *store, &configuration),
         };
+        let (operation, module) = (self.config.operation.clone(), self.module.inner.name.clone());
         match accepted {
-            Ok(true) => Ok(Live { store, guest, stderr, recent_stderr }),
-            Ok(false) => {
-                Err(HostError::InitRefused { operation: self.config.operation.clone(), module: module.name.clone() })
-            }
+            Ok(true) => Ok(()),
+            Ok(false) => Err(HostError::InitRefused { operation, module }),
             Err(e) => Err(HostError::InitFailed {
-                operation: self.config.operation.clone(),
-                module: module.name.clone(),
-                error: classify(&e, store.data().limiter.exceeded, &rt.config),
+                operation,
+                module,
+                error: classify(&e, store.data().limiter.exceeded, self.runtime.config()),
             }),
         }
+    }
+}
+
+impl Live {
+    /// The [`CallError`] for a failed call. A wasm error (trap, timeout, memory)
+    /// leads with what happened, then what the module wrote to stderr during the
+    /// call, then the wasm backtrace.
+    fn describe(&mut self, failure: Failure, config: &crate::HostConfig) -> CallError {
+        let e = match failure {
+            Failure::Returned(m) => return CallError::new(FailureKind::Returned, m),
+            Failure::Invalid(m) => return CallError::new(FailureKind::InvalidOutput, m),
+            Failure::Wasm(e) => e,
+        };
+        self.stderr.flush_partial();
+        let mut error = classify(&e, self.store.data().limiter.exceeded, config);
+        let printed = self.recent_stderr.text();
+        if !printed.is_empty() {
+            error.message = format!("{}\nthe module wrote to stderr:\n{printed}", error.message);
+        }
+        if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+            error.message = format!("{}\n{trace}", error.message);
+        }
+        error
     }
 }
 

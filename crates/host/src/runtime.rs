@@ -136,48 +136,81 @@ fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").filter(|x| !x.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("wasmgraph"))
 }
 
+/// The wasmtime settings: epoch interruption for call budgets, no
+/// component-model concurrency, a perf map on request, the pooling allocator.
+fn engine_config(config: &HostConfig) -> Config {
+    let mut wt = Config::new();
+    wt.epoch_interruption(true);
+    wt.concurrency_support(false);
+    // `WASMGRAPH_PERF_MAP=1`: write /tmp/perf-<pid>.map so `perf report`
+    // names operator functions instead of showing bare JIT addresses; off
+    // by default because every loaded module then appends to that file.
+    if std::env::var_os("WASMGRAPH_PERF_MAP").is_some_and(|v| v == "1") {
+        wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    if config.pooling {
+        wt.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config(config)));
+    }
+    wt
+}
+
+/// Pool sizes for `config.max_instances` instances within `config.memory_limit`.
+fn pool_config(config: &HostConfig) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    let n = config.max_instances.max(1);
+    let page = 64 * 1024;
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(16))
+        .total_memories(n.saturating_mul(4))
+        .total_tables(n.saturating_mul(4))
+        .max_memory_size(config.memory_limit.div_ceil(page).max(1) * page)
+        .table_elements(100_000)
+        .max_core_instance_size(4 << 20)
+        .max_component_instance_size(4 << 20)
+        .max_memories_per_module(2)
+        .max_tables_per_module(4)
+        // Calls are synchronous (no async support, no component-model
+        // concurrency), so fiber stacks are never taken from the pool;
+        // the default of 1000 cost one mprotect per stack guard page
+        // at start-up (several ms) and as many mappings.
+        .total_stacks(n);
+    pool
+}
+
+/// A linker with WASI 0.2 and every import of `wasm-graph:processor`.
+fn link(engine: &Engine) -> Result<Linker<StoreState>, HostError> {
+    let mut linker = Linker::<StoreState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+    crate::bindings::Operators::add_to_linker::<StoreState, state::ApiData>(&mut linker, state::api)
+        .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+    Ok(linker)
+}
+
+/// Starts the thread that advances the engine's epoch every [`EPOCH_TICK`]
+/// until the returned flag is set.
+fn start_epoch_ticker(engine: &Engine) -> Result<Arc<AtomicBool>, HostError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine = engine.clone();
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("wasmgraph-epoch".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker thread: {e}")))?;
+    Ok(stop)
+}
+
 impl Runtime {
     /// Set up the engine (epoch interruption, pooling allocator, no
     /// component-model concurrency), link WASI 0.2 and the wasm-graph imports,
     /// and start the epoch ticker thread.
     pub fn new(config: HostConfig, services: Services) -> Result<Self, HostError> {
-        let mut wt = Config::new();
-        wt.epoch_interruption(true);
-        wt.concurrency_support(false);
-        // `WASMGRAPH_PERF_MAP=1`: write /tmp/perf-<pid>.map so `perf report`
-        // names operator functions instead of showing bare JIT addresses; off
-        // by default because every loaded module then appends to that file.
-        if std::env::var_os("WASMGRAPH_PERF_MAP").is_some_and(|v| v == "1") {
-            wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        if config.pooling {
-            let mut pool = PoolingAllocationConfig::new();
-            let n = config.max_instances.max(1);
-            let page = 64 * 1024;
-            pool.total_component_instances(n)
-                .total_core_instances(n.saturating_mul(16))
-                .total_memories(n.saturating_mul(4))
-                .total_tables(n.saturating_mul(4))
-                .max_memory_size(config.memory_limit.div_ceil(page).max(1) * page)
-                .table_elements(100_000)
-                .max_core_instance_size(4 << 20)
-                .max_component_instance_size(4 << 20)
-                .max_memories_per_module(2)
-                .max_tables_per_module(4)
-                // Calls are synchronous (no async support, no component-model
-                // concurrency), so fiber stacks are never taken from the pool;
-                // the default of 1000 cost one mprotect per stack guard page
-                // at start-up (several ms) and as many mappings.
-                .total_stacks(n);
-            wt.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&wt).map_err(|e| HostError::Engine(format!("{e:#}")))?;
-
-        let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        crate::bindings::Operators::add_to_linker::<StoreState, state::ApiData>(&mut linker, state::api)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
-
+        let engine = Engine::new(&engine_config(&config)).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let linker = link(&engine)?;
         let cache_dir =
             if config.disable_disk_cache { None } else { config.cache_dir.clone().or_else(default_cache_dir) };
         let cache_dir = cache_dir.map(|d| {
@@ -185,22 +218,7 @@ impl Runtime {
             engine.precompile_compatibility_hash().hash(&mut h);
             d.join(format!("wasmtime-{WASMTIME_VERSION}-{:016x}", h.finish()))
         });
-
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let engine = engine.clone();
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("wasmgraph-epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
-                    }
-                })
-                .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker thread: {e}")))?;
-        }
-
+        let stop_ticker = start_epoch_ticker(&engine)?;
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -212,7 +230,7 @@ impl Runtime {
                 compiled: AtomicU64::new(0),
                 disk_hits: AtomicU64::new(0),
                 memory_hits: AtomicU64::new(0),
-                stop_ticker: stop,
+                stop_ticker,
             }),
         })
     }

@@ -17,7 +17,40 @@ fn host_apis_end_to_end() {
     let (out, events) = capture_logs(|| op.map(&record));
     let out = out.unwrap();
     let DataModel::Message(m) = &out else { panic!("not a message") };
-    let report = String::from_utf8(m.payload.to_vec()).unwrap();
+    assert_report(std::str::from_utf8(&m.payload).unwrap());
+
+    // The echo: topic, content type, schema and user properties (plus one).
+    let DataModel::Message(input) = &record.data else { unreachable!() };
+    assert_eq!(m.topic, input.topic);
+    assert_eq!(m.content_type, input.content_type);
+    assert_eq!(m.schema, input.schema);
+    assert_eq!(m.timestamp, input.timestamp);
+    let mut props = input.user_properties.clone();
+    props.push(("host-apis".into(), "seen".into()));
+    assert_eq!(m.user_properties, props);
+
+    // The state store is the shared one.
+    let store = &t.services.state_store;
+    assert_eq!(store.get(b"key1-kept").value.as_deref(), Some(&b"kept"[..]));
+    assert_eq!(store.get(b"key1").value, None);
+    assert_eq!(store.get(b"key1-lock").value, None);
+
+    // Metrics landed in the shared registry.
+    let snap = t.services.metrics.snapshot();
+    assert_eq!(snap.counter("records", &[("op", "host-apis")]), Some(1));
+    let h = snap.histogram("payload-bytes", &[]).unwrap();
+    assert_eq!((h.count, h.sum), (1, 4.0));
+
+    assert_log_lines(&events, &record.time.to_wire());
+
+    // A second record: NX now fails for the kept key only; the counter adds up.
+    let again = op.map(&message("key1")).unwrap();
+    assert!(payload_text(&again).contains("set-nx-1 Ok(true)"));
+    assert_eq!(t.services.metrics.snapshot().counter("records", &[("op", "host-apis")]), Some(2));
+}
+
+/// The module's report of what each host API answered, one line per call.
+fn assert_report(report: &str) {
     let lines: Vec<&str> = report.lines().collect();
     let expected = [
         "counter true",
@@ -51,44 +84,19 @@ fn host_apis_end_to_end() {
         ][..],
         "{report}"
     );
+}
 
-    // The echo: topic, content type, schema and user properties (plus one).
-    let DataModel::Message(input) = &record.data else { unreachable!() };
-    assert_eq!(m.topic, input.topic);
-    assert_eq!(m.content_type, input.content_type);
-    assert_eq!(m.schema, input.schema);
-    assert_eq!(m.timestamp, input.timestamp);
-    let mut props = input.user_properties.clone();
-    props.push(("host-apis".into(), "seen".into()));
-    assert_eq!(m.user_properties, props);
-
-    // The state store is the shared one.
-    let store = &t.services.state_store;
-    assert_eq!(store.get(b"key1-kept").value.as_deref(), Some(&b"kept"[..]));
-    assert_eq!(store.get(b"key1").value, None);
-    assert_eq!(store.get(b"key1-lock").value, None);
-
-    // Metrics landed in the shared registry.
-    let snap = t.services.metrics.snapshot();
-    assert_eq!(snap.counter("records", &[("op", "host-apis")]), Some(1));
-    let h = snap.histogram("payload-bytes", &[]).unwrap();
-    assert_eq!((h.count, h.sum), (1, 4.0));
-
-    // Log lines carry the operation, the record time and the context.
+/// Log lines carry the operation, the record time and the context.
+fn assert_log_lines(events: &[Event], wire_time: &str) {
     let module_events: Vec<_> = events.iter().filter(|e| e.target == "wasmgraph::module").collect();
     let info = module_events.iter().find(|e| e.field("message") == Some("processing key1")).expect("info event");
     assert_eq!(info.level, tracing::Level::INFO);
     assert_eq!(info.field("operation"), Some("host-apis-op"));
-    assert_eq!(info.field("time"), Some(record.time.to_wire().as_str()));
+    assert_eq!(info.field("time"), Some(wire_time));
     assert_eq!(info.field("context"), Some("host-apis"));
     let critical = module_events.iter().find(|e| e.field("message") == Some("critical key1")).expect("critical event");
     assert_eq!(critical.level, tracing::Level::ERROR);
     assert_eq!(critical.field("critical"), Some("true"));
-
-    // A second record: NX now fails for the kept key only; the counter adds up.
-    let again = op.map(&message("key1")).unwrap();
-    assert!(payload_text(&again).contains("set-nx-1 Ok(true)"));
-    assert_eq!(t.services.metrics.snapshot().counter("records", &[("op", "host-apis")]), Some(2));
 }
 
 #[test]
