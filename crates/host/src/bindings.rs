@@ -30,12 +30,12 @@ mod generated {
         world: "wasmgraph:host/operators",
         imports: { default: trappable },
         with: {
-            "wasm-graph:processor/types.buffer": crate::host::buffer::HostBuffer,
-            "wasm-graph:processor/command-invoker.command-request": crate::host::command_invoker::CommandRequest,
-            "wasm-graph:processor/command-invoker.command-request-builder": crate::host::command_invoker::CommandRequestBuilder,
-            "wasm-graph:processor/command-invoker.command-invoker-options": crate::host::command_invoker::InvokerOptions,
-            "wasm-graph:processor/command-invoker.command-invoker-options-builder": crate::host::command_invoker::InvokerOptionsBuilder,
-            "wasm-graph:processor/command-invoker.command-invoker": crate::host::command_invoker::CommandInvoker,
+            "wasm-graph:processor/types.buffer": crate::imports::buffer::HostBuffer,
+            "wasm-graph:processor/command-invoker.command-request": crate::imports::command_invoker::CommandRequest,
+            "wasm-graph:processor/command-invoker.command-request-builder": crate::imports::command_invoker::CommandRequestBuilder,
+            "wasm-graph:processor/command-invoker.command-invoker-options": crate::imports::command_invoker::InvokerOptions,
+            "wasm-graph:processor/command-invoker.command-invoker-options-builder": crate::imports::command_invoker::InvokerOptionsBuilder,
+            "wasm-graph:processor/command-invoker.command-invoker": crate::imports::command_invoker::CommandInvoker,
         },
     });
 }

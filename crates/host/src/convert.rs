@@ -18,7 +18,7 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use crate::bindings::imports::hybrid_logical_clock as hlc;
 use crate::bindings::imports::types as wit;
-use crate::host::buffer::HostBuffer;
+use crate::imports::buffer::HostBuffer;
 
 /// A module's output the host cannot accept.
 #[derive(Debug)]

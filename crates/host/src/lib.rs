@@ -8,13 +8,14 @@
 //! * [`Runtime::load`] gives a [`Module`]: compiled code plus a pre-linked
 //!   instance template. Compiled code is cached on disk keyed by the sha256 of
 //!   the component's bytes, the wasmtime version and the engine settings.
-//! * [`Operator::instantiate`] creates one instance and calls its `init`; its
+//! * [`ModuleInstance::instantiate`] creates one instance and calls its `init`; its
 //!   `map`/`filter`/`branch`/`accumulate`/`delay` methods call the module. Each
 //!   call has a time budget ([`HostConfig::call_timeout`]) and each instance a
 //!   memory limit ([`HostConfig::memory_limit`]). A returned error, a trap, a
-//!   timeout or running out of memory yields a [`CallError`] of that kind; after
-//!   a trap, timeout or out-of-memory the instance is re-created and
-//!   re-initialised before the call returns.
+//!   timeout, running out of memory or an output the host cannot accept yields
+//!   a [`CallError`] of that [`FailureKind`]; after a trap, timeout or
+//!   out-of-memory the instance is re-created and re-initialised before the
+//!   call returns.
 //!
 //! Host APIs: `logger` goes to `tracing` (target `wasmgraph::module`, with the
 //! operation and the record time), `metrics` to the [`MetricsRegistry`],
@@ -28,11 +29,12 @@
 mod bindings;
 mod convert;
 mod error;
-mod host;
+mod imports;
+mod instance;
 mod metrics;
-mod operator;
 mod runtime;
 mod state;
+mod stdio;
 
 pub use error::{CallError, HostError};
 pub use wasmgraph_types::FailureKind;
@@ -40,9 +42,13 @@ pub use wasmgraph_types::FailureKind;
 /// The former name of [`FailureKind`], kept so that callers can move over one at
 /// a time; use `FailureKind`.
 pub type CallErrorKind = FailureKind;
+pub use instance::{ModuleInstance, ModuleSchema, OperatorConfig, OperatorKind, OperatorStats, UnknownOperatorKind};
 pub use metrics::{
     CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
 };
-pub use operator::{ModuleSchema, Operator, OperatorConfig, OperatorKind, OperatorStats, UnknownOperatorKind};
+
+/// The former name of [`ModuleInstance`], kept so that callers can move over one
+/// at a time; use `ModuleInstance` (the engine's operators are another thing).
+pub type Operator = ModuleInstance;
 pub use runtime::{CacheSource, HostConfig, Module, Runtime, RuntimeStats, Services};
 pub use wasmgraph_state_store::StateStore;

@@ -1,6 +1,6 @@
 //! Map round trips, exports, missing exports and init.
 
-use wasmgraph_host::{HostError, Operator, OperatorConfig, OperatorKind};
+use wasmgraph_host::{HostError, ModuleInstance, OperatorConfig, OperatorKind};
 use wasmgraph_types::{Bytes, DataModel, Record, Snapshot};
 
 use crate::support::*;
@@ -65,7 +65,7 @@ fn missing_export_names_the_operation() {
         properties: vec![],
         schemas: vec![],
     };
-    let err = Operator::instantiate(&t.rt, &t.module("passthrough"), config).unwrap_err();
+    let err = ModuleInstance::instantiate(&t.rt, &t.module("passthrough"), config).unwrap_err();
     assert!(matches!(err, HostError::MissingExport { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("\"keep-hot\"") && text.contains("filter") && text.contains("exports map"), "{text}");
@@ -80,19 +80,19 @@ fn init_false_refuses_to_start_naming_the_operation() {
         properties: vec![("accept".into(), "no".into())],
         schemas: vec![],
     };
-    let err = Operator::instantiate(&t.rt, &t.module("init-false"), config.clone()).unwrap_err();
+    let err = ModuleInstance::instantiate(&t.rt, &t.module("init-false"), config.clone()).unwrap_err();
     assert!(matches!(err, HostError::InitRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("\"picky\""), "{err}");
     // The properties reach init: with accept=yes it starts.
     let ok = OperatorConfig { properties: vec![("accept".into(), "yes".into())], ..config };
-    let mut op = Operator::instantiate(&t.rt, &t.module("init-false"), ok).unwrap();
+    let mut op = ModuleInstance::instantiate(&t.rt, &t.module("init-false"), ok).unwrap();
     assert_eq!(payload_text(&op.map(&message("x")).unwrap()), "x");
 }
 
 #[test]
 fn operators_are_send() {
     fn is_send<T: Send>() {}
-    is_send::<Operator>();
+    is_send::<ModuleInstance>();
     let t = runtime();
     let mut op = t.operator("passthrough", OperatorKind::Map);
     let handle = std::thread::spawn(move || op.map(&message("moved")).map(|d| payload_text(&d)));

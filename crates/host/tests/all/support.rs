@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use wasmgraph_host::{HostConfig, Module, Operator, OperatorConfig, OperatorKind, Runtime, Services};
+use wasmgraph_host::{HostConfig, Module, ModuleInstance, OperatorConfig, OperatorKind, Runtime, Services};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, MessageSchema, Record};
 
 /// The component of `crates/test-guests/<name>`, built once per test process
@@ -53,18 +53,18 @@ impl TestRuntime {
         self.rt.load(&fixture(name)).unwrap()
     }
 
-    pub fn operator(&self, name: &str, kind: OperatorKind) -> Operator {
+    pub fn operator(&self, name: &str, kind: OperatorKind) -> ModuleInstance {
         self.operator_with(name, kind, vec![])
     }
 
-    pub fn operator_with(&self, name: &str, kind: OperatorKind, properties: Vec<(&str, &str)>) -> Operator {
+    pub fn operator_with(&self, name: &str, kind: OperatorKind, properties: Vec<(&str, &str)>) -> ModuleInstance {
         let config = OperatorConfig {
             operation: format!("{name}-op"),
             kind,
             properties: properties.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             schemas: vec![],
         };
-        Operator::instantiate(&self.rt, &self.module(name), config).unwrap()
+        ModuleInstance::instantiate(&self.rt, &self.module(name), config).unwrap()
     }
 }
 

@@ -1,4 +1,4 @@
-//! One live operator instance and its calls.
+//! One live instance of a module, running one operation, and its calls.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::exports;
 use crate::convert::{self, InvalidOutput};
-use crate::host::stdio::{GuestOutput, RecentLines, Which};
 use crate::runtime::EPOCH_TICK;
 use crate::state::{ApiCtx, MemoryLimiter, StoreState};
+use crate::stdio::{GuestOutput, RecentLines, Which};
 use crate::{CallError, HostError, Module, Runtime};
 
 pub use wasmgraph_types::{OperatorKind, UnknownOperatorKind};
@@ -82,7 +82,9 @@ impl OperatorStats {
     }
 }
 
-enum Guest {
+/// The operator interface an instance exports for its operation's kind, loaded
+/// from the instance (what calls are made on).
+enum OperatorExport {
     Map(exports::map::Guest),
     Filter(exports::filter::Guest),
     Branch(exports::branch::Guest),
@@ -90,9 +92,12 @@ enum Guest {
     Delay(exports::delay::Guest),
 }
 
+/// The started part of a [`ModuleInstance`], thrown away after a trap: the
+/// store holding the wasm instance, its operator export, and the capture of
+/// what it writes to stderr.
 struct Live {
     store: Store<StoreState>,
-    guest: Guest,
+    export: OperatorExport,
     stderr: GuestOutput,
     recent_stderr: RecentLines,
 }
@@ -101,7 +106,7 @@ struct Live {
 /// time (`Send`, not `Sync`). A call that traps, times out or runs out of memory
 /// throws the instance away; a fresh one is created and initialised before the
 /// call returns, so the next call works.
-pub struct Operator {
+pub struct ModuleInstance {
     runtime: Runtime,
     module: Module,
     config: OperatorConfig,
@@ -132,11 +137,11 @@ fn returned<T>(r: Result<T, exports::map::Error>) -> Result<T, Failure> {
     r.map_err(|e| Failure::Returned(e.message))
 }
 
-impl Operator {
+impl ModuleInstance {
     /// Create an instance of `module` for `config.operation` and call its
     /// `init`. Fails if the module lacks the interface of `config.kind`, cannot
     /// be instantiated, or its `init` returns false or fails.
-    pub fn instantiate(rt: &Runtime, module: &Module, config: OperatorConfig) -> Result<Operator, HostError> {
+    pub fn instantiate(rt: &Runtime, module: &Module, config: OperatorConfig) -> Result<ModuleInstance, HostError> {
         if !module.exports_kind(config.kind) {
             let exports = module.exports();
             return Err(HostError::MissingExport {
@@ -151,7 +156,7 @@ impl Operator {
             });
         }
         let operation: Arc<str> = config.operation.as_str().into();
-        let mut op = Operator {
+        let mut op = ModuleInstance {
             runtime: rt.clone(),
             module: module.clone(),
             config,
@@ -180,8 +185,8 @@ impl Operator {
 
     /// Call `map.process` with the record's data.
     pub fn map(&mut self, record: &Record) -> Result<DataModel, CallError> {
-        self.call(Some(&record.time), |store, guest| {
-            let Guest::Map(g) = guest else {
+        self.call(Some(&record.time), |store, export| {
+            let OperatorExport::Map(g) = export else {
                 return Err(wrong_kind());
             };
             let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
@@ -192,8 +197,8 @@ impl Operator {
 
     /// Call `filter.process`; true keeps the record.
     pub fn filter(&mut self, record: &Record) -> Result<bool, CallError> {
-        self.call(Some(&record.time), |store, guest| {
-            let Guest::Filter(g) = guest else {
+        self.call(Some(&record.time), |store, export| {
+            let OperatorExport::Filter(g) = export else {
                 return Err(wrong_kind());
             };
             let arg = convert::lower(&mut store.data_mut().table, &record.data)?;
@@ -204,8 +209,8 @@ impl Operator {
     /// Call `branch.process` with `record.time` as the clock argument; false is
     /// arm "False", true arm "True".
     pub fn branch(&mut self, record: &Record) -> Result<bool, CallError> {
-        self.call(Some(&record.time), |store, guest| {
-            let Guest::Branch(g) = guest else {
+        self.call(Some(&record.time), |store, export| {
+            let OperatorExport::Branch(g) = export else {
                 return Err(wrong_kind());
             };
             let time = convert::hlc_to_wit(&record.time);
@@ -219,8 +224,8 @@ impl Operator {
     /// record of the batch.
     pub fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, CallError> {
         let time = batch.first().map(|r| r.time.clone());
-        self.call(time.as_ref(), |store, guest| {
-            let Guest::Accumulate(g) = guest else {
+        self.call(time.as_ref(), |store, export| {
+            let OperatorExport::Accumulate(g) = export else {
                 return Err(wrong_kind());
             };
             let table = &mut store.data_mut().table;
@@ -237,8 +242,8 @@ impl Operator {
     /// Call `delay.process` with the record and its time; returns the time the
     /// module chose (the caller checks it is not earlier).
     pub fn delay(&mut self, record: &Record) -> Result<Hlc, CallError> {
-        self.call(Some(&record.time), |store, guest| {
-            let Guest::Delay(g) = guest else {
+        self.call(Some(&record.time), |store, export| {
+            let OperatorExport::Delay(g) = export else {
                 return Err(wrong_kind());
             };
             let time = convert::hlc_to_wit(&record.time);
@@ -255,7 +260,7 @@ impl Operator {
     fn call<R>(
         &mut self,
         time: Option<&Hlc>,
-        f: impl FnOnce(&mut Store<StoreState>, &Guest) -> Result<R, Failure>,
+        f: impl FnOnce(&mut Store<StoreState>, &OperatorExport) -> Result<R, Failure>,
     ) -> Result<R, CallError> {
         self.stats.calls += 1;
         self.ensure_live()?;
@@ -264,7 +269,7 @@ impl Operator {
         };
         prepare(&mut live.store, time, self.runtime.config().call_timeout);
         live.recent_stderr.clear();
-        let outcome = f(&mut live.store, &live.guest);
+        let outcome = f(&mut live.store, &live.export);
         live.store.data_mut().api.record_time = None;
         let error = match outcome {
             Ok(r) => return Ok(r),
@@ -319,9 +324,9 @@ impl Operator {
     fn start(&self) -> Result<Live, HostError> {
         let (mut store, stderr, recent_stderr) = self.new_store();
         let instance = self.instantiate_in(&mut store)?;
-        let guest = self.load_export(&mut store, &instance)?;
-        self.init(&mut store, &guest)?;
-        Ok(Live { store, guest, stderr, recent_stderr })
+        let export = self.load_export(&mut store, &instance)?;
+        self.init(&mut store, &export)?;
+        Ok(Live { store, export, stderr, recent_stderr })
     }
 
     /// An instantiation failure of this operation's module.
@@ -378,13 +383,15 @@ impl Operator {
         &self,
         store: &mut Store<StoreState>,
         instance: &wasmtime::component::Instance,
-    ) -> Result<Guest, HostError> {
+    ) -> Result<OperatorExport, HostError> {
         let i = &self.module.inner.indices;
         let missing = || self.instantiate_error(format!("module does not export the {} interface", self.config.kind));
         let load_err = |e: wasmtime::Error| self.instantiate_error(format!("{e:#}"));
         macro_rules! load {
             ($field:ident, $variant:ident) => {
-                Guest::$variant(i.$field.as_ref().ok_or_else(missing)?.load(&mut *store, instance).map_err(load_err)?)
+                OperatorExport::$variant(
+                    i.$field.as_ref().ok_or_else(missing)?.load(&mut *store, instance).map_err(load_err)?,
+                )
             };
         }
         Ok(match self.config.kind {
@@ -397,15 +404,15 @@ impl Operator {
     }
 
     /// Calls the export's `init` with the operation's parameters and schemas.
-    fn init(&self, store: &mut Store<StoreState>, guest: &Guest) -> Result<(), HostError> {
+    fn init(&self, store: &mut Store<StoreState>, export: &OperatorExport) -> Result<(), HostError> {
         let configuration = convert::configuration(&self.config);
         prepare(store, None, self.runtime.config().call_timeout);
-        let accepted = match guest {
-            Guest::Map(g) => g.call_init(&mut *store, &configuration),
-            Guest::Filter(g) => g.call_init(&mut *store, &configuration),
-            Guest::Branch(g) => g.call_init(&mut *store, &configuration),
-            Guest::Accumulate(g) => g.call_init(&mut *store, &configuration),
-            Guest::Delay(g) => g.call_init(&mut *store, &configuration),
+        let accepted = match export {
+            OperatorExport::Map(g) => g.call_init(&mut *store, &configuration),
+            OperatorExport::Filter(g) => g.call_init(&mut *store, &configuration),
+            OperatorExport::Branch(g) => g.call_init(&mut *store, &configuration),
+            OperatorExport::Accumulate(g) => g.call_init(&mut *store, &configuration),
+            OperatorExport::Delay(g) => g.call_init(&mut *store, &configuration),
         };
         let (operation, module) = (self.config.operation.clone(), self.module.inner.name.clone());
         match accepted {
@@ -443,9 +450,9 @@ impl Live {
     }
 }
 
-impl fmt::Debug for Operator {
+impl fmt::Debug for ModuleInstance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Operator")
+        f.debug_struct("ModuleInstance")
             .field("operation", &self.operation)
             .field("kind", &self.config.kind)
             .field("module", &self.module.name())
@@ -455,7 +462,7 @@ impl fmt::Debug for Operator {
 }
 
 fn wrong_kind() -> Failure {
-    // `Operator` only builds a `Guest` of its configured kind, so a call of
+    // `ModuleInstance` only loads the `OperatorExport` of its configured kind, so a call of
     // another kind is a caller error, reported like a returned error.
     Failure::Returned("this operator does not implement the requested interface".into())
 }
