@@ -30,12 +30,12 @@ mod generated {
         world: "wasmgraph:host/operators",
         imports: { default: trappable },
         with: {
-            "wasm-graph:processor/types.buffer": crate::imports::buffer::HostBuffer,
-            "wasm-graph:processor/command-invoker.command-request": crate::imports::command_invoker::CommandRequest,
-            "wasm-graph:processor/command-invoker.command-request-builder": crate::imports::command_invoker::CommandRequestBuilder,
-            "wasm-graph:processor/command-invoker.command-invoker-options": crate::imports::command_invoker::InvokerOptions,
-            "wasm-graph:processor/command-invoker.command-invoker-options-builder": crate::imports::command_invoker::InvokerOptionsBuilder,
-            "wasm-graph:processor/command-invoker.command-invoker": crate::imports::command_invoker::CommandInvoker,
+            "wasm-graph:processor/types.buffer": crate::resources::HostBuffer,
+            "wasm-graph:processor/command-invoker.command-request": crate::resources::CommandRequest,
+            "wasm-graph:processor/command-invoker.command-request-builder": crate::resources::CommandRequestBuilder,
+            "wasm-graph:processor/command-invoker.command-invoker-options": crate::resources::InvokerOptions,
+            "wasm-graph:processor/command-invoker.command-invoker-options-builder": crate::resources::InvokerOptionsBuilder,
+            "wasm-graph:processor/command-invoker.command-invoker": crate::resources::CommandInvoker,
         },
     });
 }

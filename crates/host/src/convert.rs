@@ -18,7 +18,7 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use crate::bindings::imports::hybrid_logical_clock as hlc;
 use crate::bindings::imports::types as wit;
-use crate::imports::buffer::HostBuffer;
+use crate::resources::HostBuffer;
 
 /// A module's output the host cannot accept.
 #[derive(Debug)]
@@ -152,21 +152,5 @@ fn string(table: &mut ResourceTable, s: wit::BufferOrString, field: &str) -> Res
             String::from_utf8(b.to_vec())
                 .map_err(|_| InvalidOutput(format!("the {field} is a buffer whose bytes are not UTF-8")))
         }
-    }
-}
-
-/// The WIT `module-configuration`.
-pub(crate) fn configuration(c: &crate::OperatorConfig) -> wit::ModuleConfiguration {
-    wit::ModuleConfiguration {
-        properties: c.properties.clone(),
-        module_schemas: c
-            .schemas
-            .iter()
-            .map(|s| wit::ModuleSchema {
-                name: s.name.clone(),
-                content_type: s.content_type.clone(),
-                content: s.content.clone(),
-            })
-            .collect(),
     }
 }

@@ -42,7 +42,7 @@ pub enum HostError {
         /// The operation.
         operation: String,
         /// The interface it needs.
-        kind: crate::OperatorKind,
+        kind: wasmgraph_types::OperatorKind,
         /// The module.
         module: String,
         /// What the module exports instead, as text.

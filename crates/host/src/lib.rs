@@ -32,23 +32,26 @@ mod error;
 mod imports;
 mod instance;
 mod metrics;
+mod module;
+mod resources;
 mod runtime;
 mod state;
 mod stdio;
 
 pub use error::{CallError, HostError};
-pub use wasmgraph_types::FailureKind;
+pub use instance::{ModuleInstance, ModuleSchema, OperatorConfig, OperatorStats};
+pub use metrics::{
+    CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
+};
+pub use module::{CacheSource, Module};
+pub use runtime::{HostConfig, Runtime, RuntimeStats, Services};
+pub use wasmgraph_state_store::StateStore;
+pub use wasmgraph_types::{FailureKind, OperatorKind, UnknownOperatorKind};
 
 /// The former name of [`FailureKind`], kept so that callers can move over one at
 /// a time; use `FailureKind`.
 pub type CallErrorKind = FailureKind;
-pub use instance::{ModuleInstance, ModuleSchema, OperatorConfig, OperatorKind, OperatorStats, UnknownOperatorKind};
-pub use metrics::{
-    CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
-};
 
 /// The former name of [`ModuleInstance`], kept so that callers can move over one
 /// at a time; use `ModuleInstance` (the engine's operators are another thing).
 pub type Operator = ModuleInstance;
-pub use runtime::{CacheSource, HostConfig, Module, Runtime, RuntimeStats, Services};
-pub use wasmgraph_state_store::StateStore;

@@ -1,15 +1,10 @@
 //! The `types` interface: the host-side `buffer` resource.
 
-use bytes::Bytes;
 use wasmtime::component::Resource;
 
 use crate::bindings::imports::types;
+use crate::resources::HostBuffer;
 use crate::state::Api;
-
-/// The host side of a WIT `buffer`: reference-counted bytes that stay in the host
-/// until the module calls `read()`.
-#[derive(Debug)]
-pub struct HostBuffer(pub Bytes);
 
 impl types::Host for Api<'_> {}
 

@@ -10,43 +10,8 @@
 use wasmtime::component::Resource;
 
 use crate::bindings::imports::command_invoker::{self, CommandResponse, RpcError};
+use crate::resources::{CommandInvoker, CommandRequest, CommandRequestBuilder, InvokerOptions, InvokerOptionsBuilder};
 use crate::state::Api;
-
-/// A built request.
-#[derive(Clone, Debug, Default)]
-pub struct CommandRequest {
-    pub payload: Vec<u8>,
-    pub custom_user_data: Vec<(String, String)>,
-    pub topic_tokens: Vec<(String, String)>,
-    pub timeout: Option<std::time::Duration>,
-}
-
-/// A request under construction.
-#[derive(Clone, Debug, Default)]
-pub struct CommandRequestBuilder(CommandRequest);
-
-/// Built invoker options.
-#[derive(Clone, Debug, Default)]
-pub struct InvokerOptions {
-    pub request_topic_pattern: Option<String>,
-    pub response_topic_pattern: Option<String>,
-    pub command_name: Option<String>,
-    pub topic_namespace: Option<String>,
-    pub topic_token_map: Vec<(String, String)>,
-    pub response_topic_prefix: Option<String>,
-    pub response_topic_suffix: Option<String>,
-}
-
-/// Invoker options under construction.
-#[derive(Clone, Debug, Default)]
-pub struct InvokerOptionsBuilder(InvokerOptions);
-
-/// An invoker (never handed out while commands are unavailable).
-#[derive(Debug)]
-pub struct CommandInvoker {
-    #[allow(dead_code)]
-    options: InvokerOptions,
-}
 
 type R<T> = wasmtime::Result<Result<Resource<T>, RpcError>>;
 
