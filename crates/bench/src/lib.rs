@@ -87,9 +87,7 @@ pub fn proc_status_kib(field: &str) -> u64 {
 
 /// A host runtime with default settings and the given compile cache directory.
 pub fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime> {
-    let mut config = HostConfig::default();
-    config.cache_dir = cache_dir;
-    config.announce_compiles = false;
+    let config = HostConfig { cache_dir, announce_compiles: false, ..HostConfig::default() };
     Ok(Runtime::new(config, Services::default())?)
 }
 

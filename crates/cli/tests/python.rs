@@ -20,8 +20,7 @@ fn wasmgraph() -> Command {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("wasmgraph runs");
-    out
+    cmd.output().expect("wasmgraph runs")
 }
 
 fn text(out: &Output) -> String {

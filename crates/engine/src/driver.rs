@@ -16,7 +16,7 @@ use crate::acks::PendingAcks;
 use crate::moves::Moves;
 use crate::operators::{self, NodeCtx, Records};
 use crate::Time;
-use crate::{ErrorEvent, NodeKind, Plan, PlanError, Stats};
+use crate::{ErrorEvent, ErrorHandler, NodeKind, Plan, PlanError, Stats};
 
 /// How to run.
 #[derive(Clone)]
@@ -27,7 +27,7 @@ pub struct RunOptions {
     pub node_id: String,
     /// Called (from any worker thread) for every failed call, after it has been
     /// counted and logged: the error policy. `None` drops the records.
-    pub on_error: Option<Arc<dyn Fn(&ErrorEvent) + Send + Sync>>,
+    pub on_error: Option<ErrorHandler>,
     /// Messages taken from the source per poll.
     pub batch: usize,
     /// How long a poll waits for a message.
@@ -139,7 +139,7 @@ struct RunState {
     fatal: Arc<Mutex<Option<String>>>,
     /// The source failed.
     source_error: Mutex<Option<String>>,
-    on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+    on_error: ErrorHandler,
     moves: Arc<Moves>,
     stats: Arc<Stats>,
     options: RunOptions,
@@ -357,7 +357,7 @@ const PARK: Duration = Duration::from_millis(1);
 struct Shared {
     stats: Arc<Stats>,
     fatal: Arc<Mutex<Option<String>>>,
-    on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+    on_error: ErrorHandler,
     /// Where delays moved records, for acknowledgements.
     moves: Arc<Moves>,
 }

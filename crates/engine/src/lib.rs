@@ -27,7 +27,7 @@ mod plan;
 mod stats;
 
 pub use driver::{run, RunError, RunOptions, RunReport};
-pub use operator::{ErrorEvent, Failure, FailureKind, Operator, OperatorFactory};
+pub use operator::{ErrorEvent, ErrorHandler, Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};
 pub use stats::{NodeStats, Stats};
 

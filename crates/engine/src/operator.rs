@@ -54,3 +54,7 @@ pub struct ErrorEvent {
     /// The record(s) the call was for (an accumulate batch has several).
     pub records: Vec<Record>,
 }
+
+/// The error policy: called (from any worker thread) for every failed call,
+/// after it was counted and logged.
+pub type ErrorHandler = std::sync::Arc<dyn Fn(&ErrorEvent) + Send + Sync>;

@@ -11,10 +11,13 @@ use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
 const SEC: u64 = 1_000_000_000;
 
+/// A native map's logic.
+type MapFn = fn(&Record) -> Result<DataModel, Failure>;
+
 /// One native operator: closures per kind, only the node's kind is used.
 #[derive(Clone, Default)]
 struct Native {
-    map: Option<fn(&Record) -> Result<DataModel, Failure>>,
+    map: Option<MapFn>,
     keep: Option<fn(&Record) -> bool>,
     arm: Option<fn(&Record) -> bool>,
     fold: Option<fn(DataModel, &[Record]) -> DataModel>,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use wasmgraph_connector::{ConnectorError, Sink};
 use wasmgraph_connectors::file::{record_to_json, FileSink};
-use wasmgraph_engine::ErrorEvent;
+use wasmgraph_engine::{ErrorEvent, ErrorHandler};
 use wasmgraph_types::{Bytes, Hlc, Message, Record};
 
 /// The user property naming the operation whose call failed.
@@ -96,13 +96,10 @@ impl DeadLetters {
     }
 }
 
-/// The error handler the engine calls for each failed call: writes the dead
-/// letter and makes it durable before returning, so it is durable before the
-/// frontier passes the record's time and the source message is acknowledged.
-pub type ErrorHandler = Arc<dyn Fn(&ErrorEvent) + Send + Sync>;
-
-/// A handler writing to `dead_letters`, which stay readable through the
-/// returned handle.
+/// A handler writing to `dead_letters` (which stay readable through the
+/// returned handle): it writes the dead letter and makes it durable before
+/// returning, so it is durable before the frontier passes the record's time
+/// and the source message is acknowledged.
 pub fn handler(dead_letters: DeadLetters) -> (ErrorHandler, Arc<Mutex<DeadLetters>>) {
     let shared = Arc::new(Mutex::new(dead_letters));
     let out = shared.clone();

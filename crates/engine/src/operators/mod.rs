@@ -16,7 +16,7 @@ use timely::dataflow::Stream;
 use wasmgraph_types::{DataModel, Hlc, Record};
 
 use crate::stats::{bump, Stats};
-use crate::{ErrorEvent, Failure, Operator};
+use crate::{ErrorEvent, ErrorHandler, Failure, Operator};
 
 pub(crate) use crate::Time;
 
@@ -30,7 +30,7 @@ pub(crate) struct NodeCtx {
     pub index: usize,
     pub name: Arc<str>,
     pub stats: Arc<Stats>,
-    pub on_error: Arc<dyn Fn(&ErrorEvent) + Send + Sync>,
+    pub on_error: ErrorHandler,
 }
 
 impl NodeCtx {

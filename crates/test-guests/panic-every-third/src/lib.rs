@@ -36,7 +36,7 @@ impl Guest for PanicEveryThird {
 
     fn process(message: DataModel) -> Result<DataModel, Error> {
         let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             panic!("call {n} is a multiple of three");
         }
         if payload(&message) == b"error" {
