@@ -73,7 +73,11 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>, ConnectorError> {
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if entry.file_type().map_err(io)?.is_file() && !hidden {
+        // Follows symbolic links, as `wasmgraph publish` does: a link to a
+        // file is that file's message.
+        let meta = std::fs::metadata(entry.path())
+            .map_err(|source| ConnectorError::Io { path: entry.path().display().to_string(), source })?;
+        if meta.is_file() && !hidden {
             files.push(entry.path());
         }
     }
@@ -137,6 +141,24 @@ mod tests {
         assert_eq!(&second.topic[..], b"probe/1");
         assert_eq!(items[1].time.as_ref().unwrap().nanos - items[0].time.as_ref().unwrap().nanos, 1_000_000_000);
         assert!(matches!(src.poll(10, Duration::ZERO).unwrap(), Poll::End));
+    }
+
+    #[test]
+    fn symbolic_links_to_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.json");
+        std::fs::write(&target, b"{}").unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        std::os::unix::fs::symlink(&target, input.join("a.json")).unwrap();
+        let mut src = FileSource::open(FileSourceConfig::new(&input)).unwrap();
+        let Poll::Data(items) = src.poll(10, Duration::ZERO).unwrap() else { panic!("expected data") };
+        assert_eq!(items.len(), 1);
+        assert_eq!(&items[0].data.payload()[..], b"{}");
+        // A dangling link is an error naming it, not a silent skip.
+        std::os::unix::fs::symlink(dir.path().join("gone"), input.join("b.json")).unwrap();
+        let err = FileSource::open(FileSourceConfig::new(&input)).unwrap_err().to_string();
+        assert!(err.contains("b.json"), "{err}");
     }
 
     #[test]

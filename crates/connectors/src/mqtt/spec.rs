@@ -124,6 +124,11 @@ impl MqttSourceSpec {
         if self.topics.is_empty() {
             problems.push("source.topics: give at least one topic filter".into());
         }
+        for topic in &self.topics {
+            if let Err(why) = check_filter(topic) {
+                problems.push(format!("source.topics: '{topic}' is not a valid MQTT topic filter: {why}"));
+            }
+        }
         problems.extend(check_qos("source.qos", self.qos));
         if !(1..=65535).contains(&self.receive_maximum) {
             problems.push(format!(
@@ -145,9 +150,64 @@ impl MqttSinkSpec {
         let mut problems = check_qos("sink.qos", self.qos);
         if self.topic.is_empty() {
             problems.push("sink.topic: give the topic to publish to".into());
+        } else if let Err(why) = check_template(&self.topic) {
+            problems.push(format!("sink.topic: {why}"));
         }
         problems
     }
+}
+
+/// An MQTT topic filter: levels split by `/`; `+` alone in a level; `#` alone
+/// in the last level; no NUL; a `$share/<group>/` prefix with a filter after it.
+pub(crate) fn check_filter(filter: &str) -> Result<(), String> {
+    let filter = match filter.strip_prefix("$share/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((group, f)) if !group.is_empty() && !group.contains(['+', '#']) && !f.is_empty() => f,
+            _ => return Err("a shared subscription is `$share/<group>/<filter>`".into()),
+        },
+        None => filter,
+    };
+    if filter.is_empty() {
+        return Err("it is empty".into());
+    }
+    if filter.contains('\0') {
+        return Err("it contains a NUL character".into());
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
+            return Err("`#` must be a whole level, and the last one".into());
+        }
+        if level.contains('+') && *level != "+" {
+            return Err("`+` must be a whole level".into());
+        }
+    }
+    Ok(())
+}
+
+/// A sink topic template: `${inputTopic}` and `${inputTopic.N}` (N from 1)
+/// are the only placeholders, and the fixed text has no wildcard.
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    let mut fixed = String::new();
+    while let Some(start) = rest.find("${") {
+        fixed.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            return Err(format!("unclosed '${{' in '{template}'"));
+        };
+        let name = &rest[start + 2..start + end];
+        let known = name == "inputTopic"
+            || name.strip_prefix("inputTopic.").is_some_and(|n| n.parse::<usize>().is_ok_and(|n| n >= 1));
+        if !known {
+            return Err(format!("unknown placeholder '${{{name}}}' in '{template}' (use ${{inputTopic}} or ${{inputTopic.N}}, N from 1)"));
+        }
+        rest = &rest[start + end + 1..];
+    }
+    fixed.push_str(rest);
+    if fixed.contains(['+', '#']) {
+        return Err(format!("'{template}' has a wildcard; one publishes to a topic, not a filter"));
+    }
+    Ok(())
 }
 
 fn check_qos(what: &str, qos: u8) -> Vec<String> {
@@ -169,6 +229,12 @@ impl MqttEndpoint {
         }
         if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
             problems.push("a password needs a `username`".into());
+        }
+        if self.keep_alive_seconds.is_some_and(|s| s > u16::MAX as u64) {
+            problems.push(format!("keepAliveSeconds: at most {} (MQTT's limit)", u16::MAX));
+        }
+        if self.session_expiry_seconds.is_some_and(|s| s > u32::MAX as u64) {
+            problems.push(format!("sessionExpirySeconds: at most {} (MQTT's limit)", u32::MAX));
         }
         if let Some(f) = &self.password_file {
             if let Err(e) = std::fs::metadata(f) {
@@ -225,6 +291,31 @@ impl MqttEndpoint {
                 .unwrap_or("")
                 .to_string()),
             (None, None) => Ok(String::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_filter, check_template};
+
+    #[test]
+    fn filters_are_checked() {
+        for good in ["a/b", "sensors/+/t", "#", "a/#", "+", "$share/g/a/+/b", "/a"] {
+            assert!(check_filter(good).is_ok(), "{good}");
+        }
+        for bad in ["sens#ors/a+b", "a/#/b", "a/b#", "a+/b", "", "$share/g", "$share//a"] {
+            assert!(check_filter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        for good in ["out/${inputTopic}", "x/${inputTopic.3}/y", "plain"] {
+            assert!(check_template(good).is_ok(), "{good}");
+        }
+        for bad in ["out/${foo}", "out/${inputTopic.0}", "out/${inputTopic.x}", "out/${inputTopic", "out/#"] {
+            assert!(check_template(bad).is_err(), "{bad}");
         }
     }
 }
