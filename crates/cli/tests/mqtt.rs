@@ -11,20 +11,17 @@
 //! (`scripts/test.sh` turns it on).
 #![cfg(feature = "mqtt-integration-tests")]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties};
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use common::{root, Client, Received, Runtime};
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use wasmgraph_test_mosquitto::{free_port, wait_port, Mosquitto};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
 
 /// The `kinds` guest component, built once per test run when missing.
 fn kinds_module() -> PathBuf {
@@ -52,205 +49,6 @@ fn kinds_module() -> PathBuf {
             find().expect("wasmgraph build produced no .wasm")
         })
         .clone()
-}
-
-fn terminate(child: &mut Child) {
-    unsafe_kill(child.id(), "TERM");
-}
-
-fn unsafe_kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
-}
-
-/// A running `wasmgraph run`, its stderr going to a file.
-struct Runtime {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Runtime {
-    fn start(deployment: &Path, dir: &Path, tag: &str) -> Self {
-        Self::start_with(deployment, dir, tag, &[])
-    }
-
-    fn start_with(deployment: &Path, dir: &Path, tag: &str, args: &[&str]) -> Self {
-        let log = dir.join(format!("wasmgraph-{tag}.log"));
-        let err = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
-            .arg("run")
-            .arg(deployment)
-            .args(args)
-            .current_dir(root())
-            .env("WASMGRAPH_CACHE_DIR", dir.join("cache"))
-            .env("RUST_LOG", "warn,wasmgraph_connectors=info")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap();
-        let mut rt = Runtime { child, log };
-        rt.wait_for("wasmgraph: listening on", Duration::from_secs(120));
-        rt
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_for(&mut self, text: &str, timeout: Duration) {
-        let until = Instant::now() + timeout;
-        while !self.log().contains(text) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wasmgraph exited ({status}) before printing '{text}':\n{}", self.log());
-            }
-            assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(mut self) {
-        unsafe_kill(self.child.id(), "KILL");
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, wait for a clean exit, return the log.
-    fn stop(mut self) -> String {
-        terminate(&mut self.child);
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = self.log();
-                assert!(status.success(), "wasmgraph exited with {status}:\n{log}");
-                return log;
-            }
-            assert!(Instant::now() < until, "wasmgraph did not stop on SIGTERM:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A message as a test client received it.
-#[derive(Debug, Clone)]
-struct Received {
-    topic: String,
-    payload: String,
-    user_properties: Vec<(String, String)>,
-    response_topic: Option<String>,
-    correlation_data: Option<Vec<u8>>,
-    content_type: Option<String>,
-    at: Instant,
-}
-
-/// An MQTT 5 client on its own runtime: publishes, and collects what arrives
-/// on its subscriptions (persistent session, so broker restarts lose nothing).
-struct Client {
-    rt: tokio::runtime::Runtime,
-    client: AsyncClient,
-    received: Arc<Mutex<Vec<Received>>>,
-    acks: Arc<Mutex<u64>>,
-    subscribed: Arc<Mutex<bool>>,
-}
-
-impl Client {
-    fn connect(port: u16, id: &str, subscribe: &[&str]) -> Self {
-        Self::connect_with(port, id, subscribe, None)
-    }
-
-    fn connect_with(port: u16, id: &str, subscribe: &[&str], credentials: Option<(&str, &str)>) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let mut options = MqttOptions::new(id, "127.0.0.1", port);
-        options.set_clean_start(false).set_session_expiry_interval(Some(600)).set_max_packet_size(Some(1 << 24));
-        if let Some((user, password)) = credentials {
-            options.set_credentials(user, password);
-        }
-        let (client, mut eventloop) = {
-            let _g = rt.enter();
-            AsyncClient::new(options, 20_000)
-        };
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let acks = Arc::new(Mutex::new(0u64));
-        let subscribed = Arc::new(Mutex::new(subscribe.is_empty()));
-        let filters: Vec<Filter> = subscribe.iter().map(|t| Filter::new(*t, QoS::AtLeastOnce)).collect();
-        let (r, a, s, c) = (received.clone(), acks.clone(), subscribed.clone(), client.clone());
-        rt.spawn(async move {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) if !filters.is_empty() => {
-                        let _ = c.try_subscribe_many(filters.clone());
-                    }
-                    Ok(Event::Incoming(Packet::SubAck(_))) => *s.lock().unwrap() = true,
-                    Ok(Event::Incoming(Packet::PubAck(_))) => *a.lock().unwrap() += 1,
-                    Ok(Event::Incoming(Packet::Publish(p))) => r.lock().unwrap().push(Received {
-                        topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
-                        user_properties: p.properties.as_ref().map(|p| p.user_properties.clone()).unwrap_or_default(),
-                        response_topic: p.properties.as_ref().and_then(|p| p.response_topic.clone()),
-                        correlation_data: p
-                            .properties
-                            .as_ref()
-                            .and_then(|p| p.correlation_data.as_ref().map(|d| d.to_vec())),
-                        content_type: p.properties.as_ref().and_then(|p| p.content_type.clone()),
-                        at: Instant::now(),
-                    }),
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        });
-        let me = Client { rt, client, received, acks, subscribed };
-        let until = Instant::now() + Duration::from_secs(10);
-        while !*me.subscribed.lock().unwrap() {
-            assert!(Instant::now() < until, "test client {id} could not subscribe");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        me
-    }
-
-    fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>, props: Vec<(String, String)>) {
-        self.publish_props(topic, payload, PublishProperties { user_properties: props, ..Default::default() });
-    }
-
-    fn publish_props(&self, topic: &str, payload: impl Into<Vec<u8>>, props: PublishProperties) {
-        let client = self.client.clone();
-        let topic = topic.to_string();
-        let payload = payload.into();
-        self.rt
-            .block_on(
-                async move { client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload, props).await },
-            )
-            .unwrap();
-    }
-
-    /// Wait until the broker acknowledged `n` publishes.
-    fn wait_acks(&self, n: u64, timeout: Duration) {
-        let until = Instant::now() + timeout;
-        while *self.acks.lock().unwrap() < n {
-            assert!(Instant::now() < until, "the broker acknowledged {} of {n} publishes", self.acks.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    fn wait_received(&self, what: &str, timeout: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let until = Instant::now() + timeout;
-        loop {
-            let got = self.received();
-            if done(&got) {
-                return got;
-            }
-            assert!(Instant::now() < until, "timed out waiting for {what}: {} message(s) so far", got.len());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 const FILTER_GRAPH: &str = "metadata:\n  $schema: x\n  name: filter\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
@@ -373,9 +171,14 @@ fn broker_restart_mid_stream_loses_nothing() {
     assert!((0..N).all(|i| c.contains_key(&format!("r{i:05}"))));
 }
 
-/// The number after `label` in the `mqtt:` summary line.
+/// The number before `before` in the summary: the source's `mqtt:` line, or
+/// the run's `N record(s) published; M failed call(s)` line.
 fn summary_count(log: &str, before: &str) -> u64 {
-    let line = log.lines().find(|l| l.starts_with("mqtt:")).unwrap_or_else(|| panic!("no summary in:\n{log}"));
+    let line = log
+        .lines()
+        .filter(|l| l.starts_with("mqtt:") || l.contains("record(s) published;"))
+        .find(|l| l.contains(before))
+        .unwrap_or_else(|| panic!("no summary with '{before}' in:\n{log}"));
     let i = line.find(before).unwrap_or_else(|| panic!("'{before}' not in '{line}'"));
     line[..i].trim_end().rsplit(' ').next().unwrap().parse().unwrap()
 }
