@@ -25,7 +25,8 @@ debs=(mosquitto redis-server)
 # make; its configure insists on a C++ compiler) against the system's OpenSSL.
 debs+=(libssl-dev pkg-config make g++)
 if ! has_wasip2_target; then
-    debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
+    # clang compiles the builder's pthread stubs, which Debian's wasi-libc lacks.
+    debs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc clang-19)
 fi
 # Python operators: `wasmgraph build` installs componentize-py into a venv.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then

@@ -18,9 +18,10 @@
 //! 1. *plain*: when the active `rustc` has the standard library for
 //!    `wasm32-wasip2` (`rustup target add wasm32-wasip2`), `cargo build --target
 //!    wasm32-wasip2`;
-//! 2. *Debian*: otherwise Debian's `rustc-web`/`cargo-web` in `/usr/bin`, compiling
-//!    the standard library from `rust-web-src` (`-Zbuild-std`), linking with
-//!    `lld-19`'s `wasm-ld` against `wasi-libc`;
+//! 2. *Debian*: otherwise Debian's `rustc-web`/`cargo-web` in `/usr/bin`, with
+//!    the standard library compiled from `rust-web-src` once per toolchain into
+//!    a shared cache ([`rust::sysroot`]), linking with `lld-19`'s `wasm-ld`
+//!    against `wasi-libc` and the builder's single-threaded pthread stubs;
 //! 3. neither: [`BuildError::NoToolchain`], whose message names what to install.
 //!
 //! Guest builds use their own cargo target directory, `<cargo target
@@ -36,12 +37,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+pub mod app;
 mod app_type;
 mod error;
 pub mod python;
 pub mod rust;
 
+pub use app::{build_app, find_operators, AppBuild};
 pub use app_type::AppType;
 pub use error::BuildError;
 
@@ -144,6 +148,10 @@ pub struct BuildOptions {
     /// Python only: the operator kind (`--app-type`); `None` detects it from
     /// the class the file defines.
     pub app_type: Option<AppType>,
+    /// Where the Debian fallback keeps the standard library it builds once per
+    /// toolchain; `None`: `WASMGRAPH_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmgraph`,
+    /// else `~/.cache/wasmgraph`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -156,6 +164,7 @@ impl Default for BuildOptions {
             target_dir: None,
             quiet: false,
             app_type: None,
+            cache_dir: None,
         }
     }
 }
@@ -171,8 +180,14 @@ pub struct BuildOutput {
     pub name: String,
     /// The language it was built from.
     pub lang: Lang,
-    /// How it was built, for messages (e.g. `"cargo 1.96 (Debian, -Zbuild-std)"`).
+    /// How it was built, for messages (e.g. `"cargo 1.96.0 from Debian, standard
+    /// library from ~/.cache/wasmgraph/std/<key>/sysroot"`).
     pub toolchain: String,
+    /// How long compiling the standard library took, when this build had to do
+    /// it first (the Debian fallback, once per toolchain); `None` otherwise.
+    pub std_built_in: Option<Duration>,
+    /// How long the whole build took (the standard library's included).
+    pub elapsed: Duration,
 }
 
 /// Build the operator in `dir` into a component; see the crate docs.

@@ -58,6 +58,7 @@ fn is_source_entry(name: &str, is_dir: bool) -> bool {
 
 /// Builds the Python operator in `dir`; see the module docs.
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    let begun = Instant::now();
     // componentize-py runs in the build folder: every path it gets is absolute.
     let dir = &absolute(dir)?;
     let quiet = opts.quiet;
@@ -133,7 +134,15 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<BuildOutput, BuildError>
         started.elapsed().as_secs_f64(),
         bindings.display()
     ));
-    Ok(BuildOutput { wasm, artifact, name: op.module, lang: Lang::Python, toolchain: tool.describe() })
+    Ok(BuildOutput {
+        wasm,
+        artifact,
+        name: op.module,
+        lang: Lang::Python,
+        toolchain: tool.describe(),
+        std_built_in: None,
+        elapsed: begun.elapsed(),
+    })
 }
 
 fn io<T>(result: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, BuildError> {

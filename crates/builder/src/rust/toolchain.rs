@@ -7,17 +7,20 @@ use crate::{BuildError, ToolchainChoice};
 
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// The Debian packages of the fallback.
-pub const DEBIAN_PACKAGES: &str = "rustc-web cargo-web rust-web-src lld-19 wasi-libc";
+/// The Debian packages of the fallback (clang compiles the pthread stubs that
+/// Debian's wasi-libc lacks; see [`super::sysroot`]).
+pub const DEBIAN_PACKAGES: &str = "rustc-web cargo-web rust-web-src lld-19 wasi-libc clang-19";
 
 /// A toolchain that can build the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Toolchain {
     /// The active (rustup) toolchain, which has the target's standard library.
     Plain { version: String },
-    /// Debian's rustc-web/cargo-web compiling std from source.
+    /// Debian's rustc-web/cargo-web, with the standard library compiled from
+    /// source once per toolchain ([`super::sysroot`]).
     Debian {
         cargo: PathBuf,
+        rustc: PathBuf,
         /// The folder holding `wasm-ld`, put first on PATH.
         linker_dir: PathBuf,
         /// wasi-libc's folder, passed with `-L`.
@@ -32,7 +35,7 @@ impl Toolchain {
         match self {
             Toolchain::Plain { version } => format!("{version}, target {TARGET}"),
             Toolchain::Debian { version, .. } => {
-                format!("{version} from Debian, standard library built with -Zbuild-std")
+                format!("{version} from Debian")
             }
         }
     }
@@ -147,7 +150,7 @@ fn debian() -> Result<Toolchain, String> {
     match linker_dir {
         Some(linker_dir) if missing.is_empty() => {
             let version = version(&cargo, Path::new("/"));
-            Ok(Toolchain::Debian { cargo, linker_dir, wasi_libc, version })
+            Ok(Toolchain::Debian { cargo, rustc, linker_dir, wasi_libc, version })
         }
         _ => Err(format!("missing {}", missing.join(", "))),
     }

@@ -2,10 +2,13 @@
 //!
 //! * Rust: a cargo crate (`cdylib`) depending on `wasm_graph_sdk`, with native
 //!   unit tests on the SDK's mock host (`cargo test`). Inside a wasmgraph
-//!   checkout the SDK is a relative path dependency; elsewhere the SDK of the
-//!   checkout this `wasmgraph` was built from (an absolute path), else the
-//!   crates.io version of the same number. The crate has its own `[workspace]`
-//!   so it builds wherever it is created.
+//!   checkout the SDK is a relative path dependency. Elsewhere the dependency
+//!   reads as it will once the SDK is on crates.io (`wasm_graph_sdk = "0.1.0"`),
+//!   and, as it is not published yet, the SDK this `wasmgraph` carries is
+//!   vendored into the crate's `vendor/` and patched in
+//!   ([`wasmgraph_builder::rust::sdk`]): the crate builds on any machine, with no
+//!   path into this repository or the user's installation. The crate has its
+//!   own `[workspace]` so it builds wherever it is created.
 //! * Python: `<name>/<name>.py` (AIO's layout) and `test_<name>.py`, a plain
 //!   `python3` script on the `wasmgraph_testing` helpers; the bindings they
 //!   need are generated at once (installing componentize-py if needed).
@@ -14,6 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use wasmgraph_builder::rust::sdk;
 use wasmgraph_builder::{AppType, Lang};
 
 /// Arguments of `wasmgraph new`.
@@ -61,10 +65,23 @@ impl NewArgs {
             bail!("`{name}` is not a crate name: use letters, digits, `-` and `_`, starting with a letter");
         }
         let dir = &self.path;
-        let sdk = sdk_dependency(dir);
-        let cargo_toml = RUST_CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk);
         let lib = rust_source(self.kind, name);
         std::fs::create_dir_all(dir.join("src")).with_context(|| format!("creating {}", dir.display()))?;
+        let (sdk, patch) = match checkout_sdk(dir) {
+            Some(path) => (format!("{{ path = \"{path}\" }}"), String::new()),
+            None => {
+                let vendored = sdk::vendor(&dir.join(sdk::VENDOR_DIR))
+                    .with_context(|| format!("vendoring the SDK into {}", dir.display()))?;
+                eprintln!(
+                    "vendored the SDK {} ({} packages) into {}/",
+                    sdk::version(),
+                    vendored.len(),
+                    sdk::VENDOR_DIR
+                );
+                (format!("\"{}\"", sdk::version()), format!("\n{}", sdk::patch_section(sdk::VENDOR_DIR)))
+            }
+        };
+        let cargo_toml = RUST_CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk) + &patch;
         write(&dir.join("Cargo.toml"), &cargo_toml)?;
         write(&dir.join("src/lib.rs"), &lib)?;
         write(&dir.join(".gitignore"), "/target/\n/bin/\n")?;
@@ -115,25 +132,13 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The `wasm_graph_sdk = ...` dependency for a crate created at `dir`.
-fn sdk_dependency(dir: &Path) -> String {
-    let version = env!("CARGO_PKG_VERSION");
+/// The SDK of the wasmgraph checkout that `dir` lies in, as a path relative to
+/// `dir`; `None` outside a checkout.
+fn checkout_sdk(dir: &Path) -> Option<String> {
     let target = absolute(dir);
-    // Inside a wasmgraph checkout: a path relative to the crate.
-    if let Some(root) = target.ancestors().skip(1).find(|d| is_sdk(&d.join("crates/sdk"))) {
-        if let Ok(rest) = target.strip_prefix(root) {
-            let up = "../".repeat(rest.components().count());
-            return format!("{{ path = \"{up}crates/sdk\" }}");
-        }
-    }
-    // The checkout this binary was built from, if it is still there.
-    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    if is_sdk(&own) {
-        if let Ok(own) = own.canonicalize() {
-            return format!("{{ path = \"{}\" }}", own.display());
-        }
-    }
-    format!("\"{version}\"")
+    let root = target.ancestors().skip(1).find(|d| is_sdk(&d.join("crates/sdk")))?;
+    let rest = target.strip_prefix(root).ok()?;
+    Some(format!("{}crates/sdk", "../".repeat(rest.components().count())))
 }
 
 fn is_sdk(dir: &Path) -> bool {
@@ -177,6 +182,7 @@ wasm_graph_sdk = {sdk}
 
 # A workspace of its own, so the crate builds wherever it was created.
 [workspace]
+exclude = ["vendor"]
 "#;
 
 fn rust_source(kind: AppType, name: &str) -> String {
@@ -491,4 +497,51 @@ fn python_test(kind: AppType, name: &str) -> String {
          if __name__ == \"__main__\":\n\
          \x20   t.run_tests(globals())\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_rust(path: &Path, kind: AppType) {
+        let args = NewArgs { path: path.to_path_buf(), lang: Lang::Rust, kind, no_bindings: true };
+        args.execute().unwrap_or_else(|err| panic!("wasmgraph new {}: {err:#}", path.display()));
+    }
+
+    #[test]
+    fn inside_the_checkout_the_sdk_is_a_relative_path() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = checkout_sdk(&repo.join("examples/operators/new-one")).unwrap();
+        assert_eq!(path, "../../../crates/sdk");
+        assert_eq!(checkout_sdk(&std::env::temp_dir().join("elsewhere")), None);
+    }
+
+    /// The crate works where users create it: outside any checkout, with no
+    /// path into this repository, its own test passes with plain `cargo test`.
+    #[test]
+    fn outside_the_checkout_the_crate_vendors_the_sdk_and_passes_its_test() {
+        let scratch = tempfile::Builder::new().prefix("wasmgraph-new-").tempdir_in(std::env::temp_dir()).unwrap();
+        let dir = scratch.path().join("my-map");
+        new_rust(&dir, AppType::Map);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("wasm_graph_sdk = \"{}\"", sdk::version())), "{manifest}");
+        assert!(manifest.contains("wasm_graph_sdk = { path = \"vendor/wasm_graph_sdk\" }"), "{manifest}");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+        assert!(!manifest.contains(&*repo.to_string_lossy()), "a path into the checkout:\n{manifest}");
+        assert!(dir.join("vendor/wasm_graph_sdk/wit/processor.wit").is_file());
+
+        // A target folder that outlives the test (beside this test binary's), so
+        // a second run does not compile the dependencies again.
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().join("new-crate-test");
+        let test = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            .args(["test", "--quiet"])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target)
+            .output()
+            .unwrap();
+        let report = format!("{}{}", String::from_utf8_lossy(&test.stdout), String::from_utf8_lossy(&test.stderr));
+        assert!(test.status.success(), "{report}");
+        assert!(report.contains("1 passed"), "{report}");
+    }
 }
