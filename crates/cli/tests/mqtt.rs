@@ -240,10 +240,23 @@ fn rejected_and_oversized_messages_are_counted_and_the_stream_goes_on() {
     assert_eq!(out[0].correlation_data.as_deref(), Some(&[0u8, 1, 2, 255][..]));
     assert_eq!(out[0].content_type.as_deref(), Some("text/plain"));
     assert!(
-        !out[0].user_properties.iter().any(|(k, _)| k.starts_with("__") && k != "__ts"),
+        !out[0]
+            .user_properties
+            .iter()
+            .any(|(k, _)| k.starts_with("__") && !["__ts", "__protVer", "__srcId"].contains(&k.as_str())),
         "{:?}",
         out[0].user_properties
     );
+    // AIO's user properties after `__ts`: the protocol version and the
+    // deployment's name as the source id.
+    let stamped: Vec<(&str, &str)> = out[0]
+        .user_properties
+        .iter()
+        .skip_while(|(k, _)| k != "__ts")
+        .skip(1)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(stamped, [("__protVer", "1.0"), ("__srcId", "t")], "{:?}", out[0].user_properties);
     assert_eq!(out[1].response_topic, None);
     assert_eq!(dead.len(), 1);
     assert!(dead[0].payload.contains("filter was asked to fail"), "{}", dead[0].payload);

@@ -6,6 +6,7 @@
 //! finished records in time order. The engine does the stamping, ordering and
 //! acknowledgement bookkeeping, so every connector gets them right for free.
 
+pub mod aio;
 pub mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;

@@ -14,6 +14,15 @@ pub enum RuntimeError {
         /// Every problem found.
         problems: Vec<String>,
     },
+    /// An application folder's `statestore.json` or `hostapp.env.list`, or a
+    /// file it names, cannot be used (see [`crate::AppFolder`]).
+    #[error("{}: {message}", file.display())]
+    App {
+        /// The file, with its line where one is at fault (`hostapp.env.list:3`).
+        file: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A parameter value is malformed or names no operation.
     #[error("{0}")]
     Parameters(String),

@@ -79,7 +79,7 @@ pub fn deployment_values(d: &Deployment) -> Result<ParameterValues, RuntimeError
 }
 
 /// Give `value` to every parameter keyed or named `key`; false if none is.
-fn apply_graph_setting(def: &GraphDefinition, key: &str, value: &str, values: &mut ParameterValues) -> bool {
+pub(crate) fn apply_graph_setting(def: &GraphDefinition, key: &str, value: &str, values: &mut ParameterValues) -> bool {
     let mut used = false;
     for mc in &def.module_configurations {
         for p in mc.parameters.iter().filter(|p| p.key.value == key || p.name.value == key) {

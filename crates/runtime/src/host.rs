@@ -25,6 +25,16 @@ pub struct HostSettings {
     pub state_store: StateStoreConfig,
     /// A JSON list of single-key objects that seeds the state store.
     pub state_seed: Option<PathBuf>,
+    /// An application folder's `statestore.json` (AIO's convention, see
+    /// [`crate::AppFolder`]), seeded before `state_seed` so that a test's or
+    /// the command line's own values win.
+    pub app_state_seed: Option<PathBuf>,
+    /// An open store to use instead of opening `state_store`: one store shared
+    /// by several runs, so their state carries over (`wasmgraph test --keep-state`).
+    pub shared_state: Option<StateStore>,
+    /// Schemas every module operation's `init` receives after those its graph
+    /// names (an application folder's `TK_SCHEMA_CONFIG_PATH`).
+    pub module_schemas: Vec<wasmgraph_host::ModuleSchema>,
     /// Print a line when a module is compiled (not found in the cache).
     pub announce_compiles: bool,
 }
@@ -47,12 +57,15 @@ impl HostSettings {
 
     /// Start the host: a state store (seeded if asked), a metrics registry.
     pub fn start(&self) -> Result<(Runtime, Arc<MetricsRegistry>), RuntimeError> {
-        let store = self
-            .state_store
-            .open(Path::new("."))
-            .map_err(|e| RuntimeError::Host(format!("opening the state store: {e}")))?;
+        let store = match &self.shared_state {
+            Some(store) => store.clone(),
+            None => self
+                .state_store
+                .open(Path::new("."))
+                .map_err(|e| RuntimeError::Host(format!("opening the state store: {e}")))?,
+        };
         let store = Arc::new(store);
-        if let Some(path) = &self.state_seed {
+        for path in self.app_state_seed.iter().chain(&self.state_seed) {
             seed(&store, path)?;
         }
         if let Some(dir) = &self.schema_dir {

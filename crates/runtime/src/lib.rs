@@ -25,6 +25,7 @@
 //! A deployment file (wasmgraph's or AIO's `DataflowGraph`) gives the same
 //! settings: `Pipeline::from_deployment(&wasmgraph_deployment::load(path, None)?)`.
 
+mod app;
 mod dead_letter;
 mod error;
 mod graph;
@@ -33,12 +34,13 @@ mod pipeline;
 mod plan;
 mod report;
 
+pub use app::{AppFolder, AppParameter, ENV_FILE, SCHEMA_CONTENT_TYPE, STATE_FILE};
 pub use dead_letter::{dead_letter, failure_document, ERROR_PROPERTY, FAILURE_KIND_PROPERTY, OPERATION_PROPERTY};
 pub use error::RuntimeError;
 pub use graph::{deployment_values, load_graph, parse_params, unknown_param_operations};
 pub use host::HostSettings;
 pub use pipeline::{Outcome, Pipeline, Running};
-pub use plan::{plan_for_graph, WasmOperatorFactory};
+pub use plan::{plan_for_graph, plan_with_schemas, WasmOperatorFactory};
 pub use report::{metrics_summary, summary};
 pub use wasmgraph_config::ParameterValues;
 pub use wasmgraph_deployment::{Deployment, ErrorPolicy};

@@ -112,7 +112,7 @@ impl Pipeline {
     pub fn start(self) -> Result<Running, RuntimeError> {
         let (runtime, metrics) = self.host.start()?;
         let checked = graph::load_graph(&self.graph, &self.modules, &self.parameters)?;
-        let plan = plan::plan_for_graph(&checked, &runtime)?;
+        let plan = plan::plan_with_schemas(&checked, &runtime, &self.host.module_schemas)?;
         let mut opened = self.open_connectors()?;
         let ready = self.ready_timeout.is_none_or(|t| opened.source.wait_ready(t));
         let Connectors { source, sink, dead_letters, services } = opened;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmgraph_config::{Arm, Graph};
 use wasmgraph_engine::{Failure, Input, Node, Operator, OperatorFactory, Plan};
-use wasmgraph_host::{CallError, Module, OperatorConfig, Runtime};
+use wasmgraph_host::{CallError, Module, ModuleSchema, OperatorConfig, Runtime};
 use wasmgraph_types::{DataModel, Hlc, OperatorKind, Record};
 
 use crate::RuntimeError;
@@ -16,6 +16,13 @@ use crate::RuntimeError;
 /// reference has its file) into a plan: nodes in topological order, each module
 /// loaded once on `runtime` however many operations share it.
 pub fn plan_for_graph(graph: &Graph, runtime: &Runtime) -> Result<Plan, RuntimeError> {
+    plan_with_schemas(graph, runtime, &[])
+}
+
+/// Like [`plan_for_graph`], with `schemas` handed to every module operation's
+/// `init` after those its graph names (an application folder's
+/// `TK_SCHEMA_CONFIG_PATH`, see [`crate::AppFolder`]).
+pub fn plan_with_schemas(graph: &Graph, runtime: &Runtime, schemas: &[ModuleSchema]) -> Result<Plan, RuntimeError> {
     let order: Vec<_> = graph.topological_order().collect();
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
     let mut modules = Modules { runtime, loaded: HashMap::new() };
@@ -30,7 +37,7 @@ pub fn plan_for_graph(graph: &Graph, runtime: &Runtime) -> Result<Plan, RuntimeE
             (Some(kind), Some(module_ref)) => {
                 let module = modules.load(&node.name, module_ref)?;
                 let sequential = module.imports_state_store();
-                let config = operator_config(kind, node);
+                let config = operator_config(kind, node, schemas);
                 (Some(Arc::new(WasmOperatorFactory { runtime: runtime.clone(), module, config }) as _), sequential)
             }
             _ => (None, false),
@@ -66,7 +73,7 @@ impl Modules<'_> {
     }
 }
 
-fn operator_config(kind: OperatorKind, node: &wasmgraph_config::Node) -> OperatorConfig {
+fn operator_config(kind: OperatorKind, node: &wasmgraph_config::Node, extra: &[ModuleSchema]) -> OperatorConfig {
     OperatorConfig {
         operation: node.name.clone(),
         kind,
@@ -74,11 +81,12 @@ fn operator_config(kind: OperatorKind, node: &wasmgraph_config::Node) -> Operato
         schemas: node
             .schemas
             .iter()
-            .map(|s| wasmgraph_host::ModuleSchema {
+            .map(|s| ModuleSchema {
                 name: s.name.clone(),
                 content_type: s.content_type.clone(),
                 content: s.content.clone(),
             })
+            .chain(extra.iter().cloned())
             .collect(),
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use wasmgraph_connectors::mqtt::{MqttSinkSpec, MqttSourceSpec};
 use wasmgraph_connectors::{SinkSpec, SourceSpec};
 use wasmgraph_deployment::FileKind;
-use wasmgraph_runtime::{metrics_summary, parse_params, summary, HostSettings, Outcome, Pipeline, Running};
+use wasmgraph_runtime::{metrics_summary, parse_params, summary, AppFolder, HostSettings, Outcome, Pipeline, Running};
 
 /// Arguments of `wasmgraph run`.
 #[derive(Debug, clap::Args)]
@@ -46,9 +46,16 @@ pub struct RunArgs {
     /// A parameter value for an operation's init: OPERATION.KEY=VALUE (repeatable).
     #[arg(long = "param", value_name = "OPERATION.KEY=VALUE")]
     pub params: Vec<String>,
-    /// Seed the state store from a JSON list of single-key objects.
+    /// Seed the state store from a JSON list of single-key objects (after
+    /// the application folder's `statestore.json`, so these values win).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// The application folder (AIO's layout): its `statestore.json` seeds the
+    /// state store, its `hostapp.env.list` configures the host (schema, parameters)
+    /// and, for a graph definition, its `operators/` folder holds the modules
+    /// unless --modules says otherwise. Default: the folder holding the graph.
+    #[arg(long, value_name = "DIR")]
+    pub app: Option<PathBuf>,
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -72,19 +79,21 @@ impl RunArgs {
             Some(input) => self.execute_files(input.clone()),
             None if deployment => {
                 let d = wasmgraph_deployment::load(&self.graph, self.endpoints.as_deref())?;
-                self.execute_live(Pipeline::from_deployment(&d)?)
+                self.execute_live(Pipeline::from_deployment(&d)?, false)
             }
             None => {
                 if self.endpoints.is_some() {
                     bail!("--endpoints applies to AIO DataflowGraph deployments");
                 }
-                self.execute_live(self.embedded_pipeline())
+                self.execute_live(self.embedded_pipeline(), true)
             }
         }
     }
 
-    /// Settings shared by every kind of run.
-    fn configure(&self, mut pipeline: Pipeline) -> anyhow::Result<Pipeline> {
+    /// Settings shared by every kind of run. `app_modules`: a graph definition
+    /// (not a deployment, which names its modules) whose modules may come from
+    /// the application folder's `operators/`.
+    fn configure(&self, mut pipeline: Pipeline, app_modules: bool) -> anyhow::Result<Pipeline> {
         for (op, kv) in parse_params(&self.params)? {
             pipeline.parameters.entry(op).or_default().extend(kv);
         }
@@ -98,12 +107,22 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        let app = match &self.app {
+            Some(dir) => AppFolder::load(dir)?,
+            None => AppFolder::of_graph(&pipeline.graph)?,
+        };
+        for warning in app.warnings.iter().chain(&app.apply(&mut pipeline)?) {
+            eprintln!("wasmgraph: warning: {warning}");
+        }
+        if let Some(operators) = app.operators().filter(|_| app_modules && self.modules.is_none()) {
+            pipeline.modules = operators;
+        }
         Ok(pipeline)
     }
 
     fn execute_files(&self, input: PathBuf) -> anyhow::Result<ExitCode> {
         let modules = self.modules.clone().unwrap_or_else(|| PathBuf::from("."));
-        let pipeline = self.configure(Pipeline::files(&self.graph, modules, input, &self.output))?;
+        let pipeline = self.configure(Pipeline::files(&self.graph, modules, input, &self.output), true)?;
         let running = pipeline.start()?;
         let progress =
             running.remaining().filter(|&n| n >= 200).map(|n| crate::progress::bar(running.stats().clone(), n));
@@ -138,8 +157,8 @@ impl RunArgs {
     }
 
     /// Run until Ctrl-C / SIGTERM (or the source fails).
-    fn execute_live(&self, pipeline: Pipeline) -> anyhow::Result<ExitCode> {
-        let mut pipeline = self.configure(pipeline)?;
+    fn execute_live(&self, pipeline: Pipeline, app_modules: bool) -> anyhow::Result<ExitCode> {
+        let mut pipeline = self.configure(pipeline, app_modules)?;
         pipeline.echo = self.echo;
         pipeline.ready_timeout = Some(Duration::from_secs(30));
         let running = pipeline.start()?;

@@ -9,6 +9,7 @@
 //! | header [`CONTENT_TYPE`] | `content_type` |
 //! | other headers | user properties, in order (names may repeat) |
 //! | timestamp | the message's time when there is no `__ts` header |
+//! | headers `__protVer`, `__srcId` | dropped on the way in; written by the sink after `__ts` ([`crate::aio`]) |
 //!
 //! Kafka keys and header values are bytes, user properties are text: bytes
 //! that are not UTF-8 travel base64-encoded under the name prefixed with
@@ -23,6 +24,7 @@ use base64::Engine as _;
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
 use super::config::SinkKey;
+use crate::aio;
 
 /// The header and user property carrying a message's hybrid logical clock time.
 pub const TIMESTAMP: &str = "__ts";
@@ -79,6 +81,7 @@ pub fn to_message(record: KafkaRecord) -> (Message, Option<Hlc>) {
             TIMESTAMP => ts_header = Some(String::from_utf8_lossy(value).into_owned()),
             CONTENT_TYPE => content_type = Some(String::from_utf8_lossy(value).into_owned()),
             KEY => tracing::warn!(topic = record.topic, "dropping a Kafka header named {KEY} (reserved for the key)"),
+            _ if aio::is_stamped(name) => {}
             _ if name.starts_with(BASE64_PREFIX) => {
                 tracing::warn!(topic = record.topic, header = name, "dropping a Kafka header with a reserved name")
             }
@@ -111,9 +114,10 @@ pub fn to_message(record: KafkaRecord) -> (Message, Option<Hlc>) {
 /// (the sink's template makes that from `topic`, the input topic here).
 /// Headers: the user properties except the key's (prefixed ones decoded),
 /// the content type as [`CONTENT_TYPE`], and `__ts` with the record's time
-/// (an incoming `__ts` property is replaced). The Kafka timestamp is the
-/// record time's milliseconds.
-pub fn from_record(record: &Record, key_mode: &SinkKey) -> KafkaRecord {
+/// (an incoming `__ts` property is replaced), then `__protVer` and (when
+/// given) `__srcId` = `source_id`, likewise replacing any the record carries.
+/// The Kafka timestamp is the record time's milliseconds.
+pub fn from_record(record: &Record, key_mode: &SinkKey, source_id: Option<&str>) -> KafkaRecord {
     let mut out = KafkaRecord {
         payload: Some(record.data.payload().clone()),
         timestamp_ms: i64::try_from(record.time.nanos / 1_000_000).ok(),
@@ -133,6 +137,7 @@ pub fn from_record(record: &Record, key_mode: &SinkKey) -> KafkaRecord {
             match name {
                 KEY => key = Some(value),
                 TIMESTAMP => {}
+                _ if aio::is_stamped(name) => {}
                 _ => out.headers.push((name.to_owned(), Some(value))),
             }
         }
@@ -149,6 +154,7 @@ pub fn from_record(record: &Record, key_mode: &SinkKey) -> KafkaRecord {
         }
     };
     out.headers.push((TIMESTAMP.to_owned(), Some(record.time.to_wire().into_bytes())));
+    out.headers.extend(aio::stamp(source_id).map(|(k, v)| (k.to_owned(), Some(v.as_bytes().to_vec()))));
     out
 }
 
@@ -167,13 +173,21 @@ mod tests {
     }
 
     /// Kafka -> message -> Kafka gives the same key, headers (order and
-    /// repeats kept), payload and topic; `__ts` carries the time through.
+    /// repeats kept), payload and topic; `__ts` carries the time through, and
+    /// `__protVer`/`__srcId` are those of the last hop.
     #[test]
     fn round_trip_keeps_key_headers_and_time() {
         let binary = [0xff, 0x00, 0xfe];
         let incoming = kafka_record(
             b"device-7",
-            &[("unit", b"C"), ("unit", b"K"), ("raw", &binary), ("__ts", b"1700000000999:3:node-a")],
+            &[
+                ("unit", b"C"),
+                ("unit", b"K"),
+                ("raw", &binary),
+                ("__ts", b"1700000000999:3:node-a"),
+                ("__protVer", b"1.0"),
+                ("__srcId", b"upstream"),
+            ],
         );
         let (message, time) = to_message(incoming.clone());
         let time = time.expect("a time from __ts");
@@ -188,11 +202,13 @@ mod tests {
             ]
         );
         let record = Record::message(time.clone(), 0, message);
-        let out = from_record(&record, &SinkKey::Preserve);
+        let out = from_record(&record, &SinkKey::Preserve, Some("this-graph"));
         assert_eq!(out.topic, incoming.topic);
         assert_eq!(out.key, incoming.key);
         assert_eq!(out.payload, incoming.payload);
-        assert_eq!(out.headers, incoming.headers, "headers, __ts last");
+        let mut expected = incoming.headers.clone();
+        expected.last_mut().unwrap().1 = Some(b"this-graph".to_vec());
+        assert_eq!(out.headers, expected, "headers, then __ts, __protVer and __srcId");
         assert_eq!(out.timestamp_ms, Some(1_700_000_000_999));
         // And once more: the produced record reads back as the same message.
         let (again, again_time) = to_message(out);
@@ -205,9 +221,12 @@ mod tests {
         let key = [0x80u8, 0x81, 0x00];
         let (message, _) = to_message(kafka_record(&key, &[]));
         assert_eq!(message.user_properties, vec![("__base64:__key".to_string(), b64().encode(key))]);
-        let out = from_record(&Record::message(Hlc::new(5_000_000, 0, ""), 0, message), &SinkKey::Preserve);
+        let out = from_record(&Record::message(Hlc::new(5_000_000, 0, ""), 0, message), &SinkKey::Preserve, None);
         assert_eq!(out.key.as_deref(), Some(&key[..]));
-        assert_eq!(out.headers, vec![(TIMESTAMP.to_string(), Some(b"5:0:".to_vec()))]);
+        assert_eq!(
+            out.headers,
+            vec![(TIMESTAMP.to_string(), Some(b"5:0:".to_vec())), ("__protVer".to_string(), Some(b"1.0".to_vec()))]
+        );
     }
 
     #[test]
@@ -225,7 +244,7 @@ mod tests {
         let (message, _) = to_message(kafka_record(b"k", &[("__content_type", b"application/json"), ("__key", b"x")]));
         assert_eq!(message.content_type.as_deref(), Some("application/json"));
         assert_eq!(message.user_properties, vec![(KEY.to_string(), "k".to_string())]);
-        let out = from_record(&Record::message(Hlc::new(0, 0, ""), 0, message), &SinkKey::Preserve);
+        let out = from_record(&Record::message(Hlc::new(0, 0, ""), 0, message), &SinkKey::Preserve, None);
         assert!(out.headers.contains(&(CONTENT_TYPE.to_string(), Some(b"application/json".to_vec()))));
     }
 
@@ -237,7 +256,7 @@ mod tests {
             ..Message::default()
         };
         let record = Record::message(Hlc::new(0, 0, ""), 0, message);
-        let key = |mode: SinkKey| from_record(&record, &mode).key;
+        let key = |mode: SinkKey| from_record(&record, &mode, None).key;
         assert_eq!(key(SinkKey::Preserve), Some(b"old".to_vec()));
         assert_eq!(key(SinkKey::None), None);
         assert_eq!(key(SinkKey::Topic), Some(b"sensors/1/temp".to_vec()));
@@ -252,8 +271,10 @@ mod tests {
             seq: 0,
             data: DataModel::BufferOrBytes(Bytes::from_static(b"x")),
         };
-        let out = from_record(&record, &SinkKey::Preserve);
+        let out = from_record(&record, &SinkKey::Preserve, Some("g"));
         assert_eq!((out.topic.as_str(), out.key, out.payload), ("", None, Some(Bytes::from_static(b"x"))));
-        assert_eq!(out.headers, vec![(TIMESTAMP.to_string(), Some(b"2:1:n".to_vec()))]);
+        let names: Vec<&str> = out.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec![TIMESTAMP, "__protVer", "__srcId"]);
+        assert_eq!(out.headers[0].1.as_deref(), Some(&b"2:1:n"[..]));
     }
 }

@@ -99,7 +99,8 @@ impl Connector for Kafka {
         ctx: &mut OpenContext<'_>,
     ) -> Result<Box<dyn Sink>, ConnectorError> {
         let endpoint = endpoint.ok_or_else(|| ConnectorError::Config("the Kafka sink needs an endpoint".into()))?;
-        Ok(Box::new(KafkaSink::connect(endpoint, spec, &format!("wasmgraph-{}-{}", ctx.name, ctx.role))?))
+        let client_id = format!("wasmgraph-{}-{}", ctx.name, ctx.role);
+        Ok(Box::new(KafkaSink::connect(endpoint, spec, &client_id)?.with_source_id(ctx.name)))
     }
     fn source_for_topics(endpoint: &str, topics: Vec<String>) -> Option<KafkaSourceConfig> {
         Some(KafkaSourceConfig { endpoint: Some(endpoint.to_string()), ..KafkaSourceConfig::new(topics) })

@@ -73,6 +73,8 @@ pub struct KafkaSink {
     producer: BaseProducer<SinkContext>,
     template: TopicTemplate,
     key: SinkKey,
+    /// Written as the `__srcId` header ([`crate::aio`]).
+    source_id: Option<String>,
     counters: Arc<SinkCounters>,
     since_poll: u32,
     endpoint: String,
@@ -111,11 +113,20 @@ impl KafkaSink {
             producer,
             template,
             key: config.key.clone(),
+            source_id: None,
             counters,
             since_poll: 0,
             description: format!("kafka {name} topic {}", config.topic),
             endpoint: name,
         })
+    }
+
+    /// Write `source_id` as the `__srcId` header of every record, as AIO does
+    /// (the registry passes the pipeline's name); without it only `__protVer`
+    /// is written besides `__ts`.
+    pub fn with_source_id(mut self, source_id: impl Into<String>) -> Self {
+        self.source_id = Some(source_id.into());
+        self
     }
 
     /// Counters of written, delivered and failed records.
@@ -150,7 +161,7 @@ impl KafkaSink {
 
 impl Sink for KafkaSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        let out = from_record(record, &self.key);
+        let out = from_record(record, &self.key, self.source_id.as_deref());
         let topic = match self.template.fixed() {
             Some(topic) => Cow::Borrowed(topic),
             None => Cow::Owned(

@@ -166,12 +166,16 @@ pub struct MqttSinkConfig {
     pub qos: u8,
     /// Publish with the retain flag.
     pub retain: bool,
+    /// Written as the `__srcId` user property of every publish, as AIO does
+    /// (see [`crate::aio`]); the registry sets the pipeline's name. `None`:
+    /// no `__srcId` (`__protVer` is written regardless).
+    pub source_id: Option<String>,
 }
 
 impl MqttSinkConfig {
-    /// QoS 1, not retained, to `topic`.
+    /// QoS 1, not retained, to `topic`, no source id.
     pub fn new(connection: MqttConnection, topic: impl Into<String>) -> Self {
-        MqttSinkConfig { connection, topic: topic.into(), qos: 1, retain: false }
+        MqttSinkConfig { connection, topic: topic.into(), qos: 1, retain: false, source_id: None }
     }
 }
 

@@ -4,13 +4,16 @@
 //! `__ts` becomes the record time (taken out of the user properties); the
 //! response topic and correlation data (no field in the WIT `message`) become
 //! the reserved user properties [`RESPONSE_TOPIC`] and [`CORRELATION_DATA`]
-//! (base64). Outgoing is the reverse, and `__ts` is the record's time.
+//! (base64). Outgoing is the reverse, and `__ts` is the record's time,
+//! followed by AIO's `__protVer` and `__srcId` (see [`crate::aio`]); incoming
+//! `__protVer`/`__srcId` are taken out, since they describe the publishing hop.
 
 use base64::Engine as _;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
 use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
+use crate::aio;
 
 /// The message for a PUBLISH, and its `__ts` time if it carries one.
 pub(crate) fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
@@ -24,7 +27,7 @@ pub(crate) fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
                     Some(t) => time = Some(t),
                     None => tracing::warn!(value, "ignoring a malformed __ts user property"),
                 }
-            } else {
+            } else if !aio::is_stamped(&key) {
                 user_properties.push((key, value));
             }
         }
@@ -49,8 +52,13 @@ pub(crate) fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
 }
 
 /// Payload and MQTT properties for a record: reserved user properties become
-/// the response topic and correlation data, and `__ts` is the record's time.
-pub(crate) fn to_publish(record: &Record) -> (Option<&Bytes>, Bytes, PublishProperties) {
+/// the response topic and correlation data, `__ts` is the record's time, then
+/// `__protVer` and (when given) `__srcId` = `source_id`, replacing any the
+/// record carries.
+pub(crate) fn to_publish<'r>(
+    record: &'r Record,
+    source_id: Option<&str>,
+) -> (Option<&'r Bytes>, Bytes, PublishProperties) {
     let mut props = PublishProperties::default();
     let topic = match &record.data {
         DataModel::Message(m) => {
@@ -58,6 +66,7 @@ pub(crate) fn to_publish(record: &Record) -> (Option<&Bytes>, Bytes, PublishProp
             for (k, v) in &m.user_properties {
                 match k.as_str() {
                     TIMESTAMP => {}
+                    _ if aio::is_stamped(k) => {}
                     RESPONSE_TOPIC => props.response_topic = Some(v.clone()),
                     CORRELATION_DATA => match base64::engine::general_purpose::STANDARD.decode(v) {
                         Ok(data) => props.correlation_data = Some(Bytes::from(data)),
@@ -71,6 +80,7 @@ pub(crate) fn to_publish(record: &Record) -> (Option<&Bytes>, Bytes, PublishProp
         DataModel::Snapshot(_) | DataModel::BufferOrBytes(_) => None,
     };
     props.user_properties.push((TIMESTAMP.to_owned(), record.time.to_wire()));
+    props.user_properties.extend(aio::stamp(source_id).map(|(k, v)| (k.to_owned(), v.to_owned())));
     (topic, record.data.payload().clone(), props)
 }
 
@@ -90,6 +100,8 @@ mod tests {
                 ("site".into(), "7".into()),
                 (TIMESTAMP.into(), "1700000000123:4:node-a".into()),
                 ("site".into(), "8".into()),
+                ("__protVer".into(), "1.0".into()),
+                ("__srcId".into(), "upstream-graph".into()),
             ],
             ..PublishProperties::default()
         };
@@ -97,16 +109,41 @@ mod tests {
         let (message, time) = to_message(publish);
         let time = time.expect("the __ts time");
         assert_eq!(time.to_wire(), "1700000000123:4:node-a");
-        assert!(message.user_properties.iter().all(|(k, _)| k != TIMESTAMP), "__ts is taken out");
+        let names: Vec<&str> = message.user_properties.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["site", "site", RESPONSE_TOPIC, CORRELATION_DATA], "__ts, __protVer, __srcId taken out");
         let record = Record::message(time.clone(), 0, message.clone());
-        let (topic, payload, back) = to_publish(&record);
+        let (topic, payload, back) = to_publish(&record, Some("this-graph"));
         assert_eq!(topic.map(|t| &t[..]), Some(&b"sensors/1/t"[..]));
         assert_eq!(&payload[..], b"{\"t\":1}");
         assert_eq!(back.content_type.as_deref(), Some("application/json"));
         assert_eq!(back.response_topic.as_deref(), Some("reply/here"));
         assert_eq!(back.correlation_data.as_deref(), Some(&[0u8, 159, 146, 150][..]));
         let user: Vec<(&str, &str)> = back.user_properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(user, vec![("site", "7"), ("site", "8"), (TIMESTAMP, "1700000000123:4:node-a")]);
+        assert_eq!(
+            user,
+            vec![
+                ("site", "7"),
+                ("site", "8"),
+                (TIMESTAMP, "1700000000123:4:node-a"),
+                ("__protVer", "1.0"),
+                ("__srcId", "this-graph"),
+            ]
+        );
+        // Through a second hop: one of each, the new source's id.
+        let again = Publish::new("sensors/1/t", QoS::AtLeastOnce, payload, Some(back));
+        let (message2, _) = to_message(again);
+        assert_eq!(message2.user_properties, message.user_properties);
+        let (_, _, twice) = to_publish(&Record::message(time, 1, message2), Some("next-graph"));
+        let stamped: Vec<(&str, &str)> = twice
+            .user_properties
+            .iter()
+            .filter(|(k, _)| k.starts_with("__"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            stamped,
+            vec![(TIMESTAMP, "1700000000123:4:node-a"), ("__protVer", "1.0"), ("__srcId", "next-graph")]
+        );
     }
 
     #[test]
@@ -157,13 +194,14 @@ mod tests {
             user_properties: vec![
                 ("k".into(), "v".into()),
                 ("__ts".into(), "1:1:old".into()),
+                ("__srcId".into(), "set-by-an-operator".into()),
                 (RESPONSE_TOPIC.into(), "r/t".into()),
                 (CORRELATION_DATA.into(), "AQID".into()),
             ],
             ..Message::default()
         };
         let record = Record::message(Hlc::new(5_000_000, 2, "n"), 0, msg);
-        let (topic, payload, props) = to_publish(&record);
+        let (topic, payload, props) = to_publish(&record, None);
         assert_eq!(&topic.unwrap()[..], b"in/1");
         assert_eq!(&payload[..], b"p");
         assert_eq!(props.response_topic.as_deref(), Some("r/t"));
@@ -171,7 +209,12 @@ mod tests {
         assert_eq!(props.content_type.as_deref(), Some("text/plain"));
         assert_eq!(
             props.user_properties,
-            vec![("k".to_string(), "v".to_string()), ("__ts".to_string(), "5:2:n".to_string())]
+            vec![
+                ("k".to_string(), "v".to_string()),
+                ("__ts".to_string(), "5:2:n".to_string()),
+                ("__protVer".to_string(), "1.0".to_string()),
+            ],
+            "without a source id no __srcId is written (and the operator's is replaced)"
         );
     }
 }

@@ -10,7 +10,9 @@
 //! response topic and correlation data have no field in the WIT `message`, so
 //! they travel as the reserved user properties [`RESPONSE_TOPIC`] and
 //! [`CORRELATION_DATA`] (base64): operators see them, can set them, and the
-//! sink turns them back into the real MQTT properties.
+//! sink turns them back into the real MQTT properties. The sink writes the
+//! record's time as `__ts`, then AIO's `__protVer` and `__srcId` (the
+//! pipeline's name, [`crate::aio`]); the source takes incoming ones out.
 //!
 //! **At least once.** The source subscribes with manual acknowledgements: a
 //! QoS 1 message is PUBACKed only when the engine calls
@@ -98,8 +100,12 @@ impl Connector for Mqtt {
         ctx: &mut OpenContext<'_>,
     ) -> Result<Box<dyn Sink>, ConnectorError> {
         let connection = connection(endpoint, ctx)?;
-        let config =
-            MqttSinkConfig { qos: spec.qos, retain: spec.retain, ..MqttSinkConfig::new(connection, &spec.topic) };
+        let config = MqttSinkConfig {
+            qos: spec.qos,
+            retain: spec.retain,
+            source_id: Some(ctx.name.to_string()),
+            ..MqttSinkConfig::new(connection, &spec.topic)
+        };
         Ok(Box::new(MqttSink::connect(config)?))
     }
     fn source_for_topics(endpoint: &str, topics: Vec<String>) -> Option<MqttSourceSpec> {

@@ -228,7 +228,7 @@ pub(crate) fn expand_topic(pattern: &str, input: &str) -> Result<String, String>
 
 impl Sink for MqttSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        let (input_topic, payload, properties) = to_publish(record);
+        let (input_topic, payload, properties) = to_publish(record, self.config.source_id.as_deref());
         let topic = match &self.fixed_topic {
             Some(topic) => topic.clone(),
             None => {

@@ -204,3 +204,60 @@ fn qos0_publishes_are_sent_by_flush_and_drop() {
     let got = receive(&mut reader, 100, true);
     assert_eq!(got, (0..100).map(|i| format!("m{i:05}")).collect::<Vec<_>>());
 }
+
+/// What a sink with a source id puts on the wire, seen by a plain MQTT 5
+/// client: the user properties, then `__ts`, `__protVer` 1.0 and `__srcId`.
+/// Our own source takes `__ts` (as the time), `__protVer` and `__srcId` out.
+#[test]
+fn sink_stamps_aio_properties_and_the_source_takes_them_out() {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::{Client, Event, Incoming, MqttOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path(), free_port());
+    let mut ours = source(broker.port, "t-stamp-reader", "stamp/#");
+    let (raw, mut wire) = Client::new(MqttOptions::new("t-stamp-raw", "127.0.0.1", broker.port), 10);
+    raw.subscribe("stamp/#", QoS::AtLeastOnce).unwrap();
+    let mut next_packet = || loop {
+        match wire.recv_timeout(Duration::from_secs(10)).expect("an MQTT event in time") {
+            Ok(Event::Incoming(packet)) => break packet,
+            Ok(Event::Outgoing(_)) => {}
+            Err(e) => panic!("raw client: {e}"),
+        }
+    };
+    while !matches!(next_packet(), Incoming::SubAck(_)) {}
+
+    let config = MqttSinkConfig {
+        source_id: Some("plant-graph".into()),
+        ..MqttSinkConfig::new(connection(broker.port, "t-stamp-writer"), "stamp/out")
+    };
+    let mut sink = MqttSink::connect(config).unwrap();
+    let message = Message {
+        topic: Bytes::from_static(b"in/1"),
+        payload: Bytes::from_static(b"{}"),
+        user_properties: vec![("site".into(), "7".into()), ("__srcId".into(), "left-by-an-operator".into())],
+        ..Message::default()
+    };
+    sink.write(&Record::message(Hlc::new(5_000_000, 2, "n"), 0, message)).unwrap();
+    sink.flush().unwrap();
+
+    let publish = loop {
+        if let Incoming::Publish(p) = next_packet() {
+            break p;
+        }
+    };
+    let props = publish.properties.expect("user properties");
+    let user: Vec<(&str, &str)> = props.user_properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(user, vec![("site", "7"), ("__ts", "5:2:n"), ("__protVer", "1.0"), ("__srcId", "plant-graph")]);
+
+    let until = Instant::now() + Duration::from_secs(10);
+    let item = loop {
+        assert!(Instant::now() < until, "our source received nothing");
+        if let Poll::Data(mut items) = ours.poll(1, Duration::from_millis(100)).unwrap() {
+            break items.remove(0);
+        }
+    };
+    let DataModel::Message(m) = item.data else { panic!("not a message") };
+    assert_eq!(m.user_properties, vec![("site".to_string(), "7".to_string())]);
+    assert_eq!(item.time.map(|t| (t.nanos, t.counter)), Some((5_000_000, 2)));
+}
