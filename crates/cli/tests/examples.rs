@@ -54,6 +54,18 @@ fn complex_example_output_is_identical_for_one_and_two_workers() {
 }
 
 #[test]
+fn more_workers_than_the_default_instance_pool_still_finish() {
+    // The complex example has 8 module operations: 13 workers need more than
+    // the host's default pool of 100 instances; the pool is sized from the
+    // graph and the worker count, so the run finishes (it used to hang).
+    require_examples_built();
+    let dir = tempfile::tempdir().unwrap();
+    let one = run_complex("1", &dir.path().join("w1"));
+    let many = run_complex("13", &dir.path().join("w13"));
+    assert_eq!(one, many);
+}
+
+#[test]
 fn run_reports_a_broken_graph_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let graph = dir.path().join("g.yaml");

@@ -57,6 +57,12 @@ impl HostSettings {
 
     /// Start the host: a state store (seeded if asked), a metrics registry.
     pub fn start(&self) -> Result<(Runtime, Arc<MetricsRegistry>), RuntimeError> {
+        self.start_for(0)
+    }
+
+    /// [`HostSettings::start`] with room for at least `instances` live module
+    /// instances (the pool is sized up front; running out would stall a worker).
+    pub fn start_for(&self, instances: u32) -> Result<(Runtime, Arc<MetricsRegistry>), RuntimeError> {
         let store = match &self.shared_state {
             Some(store) => store.clone(),
             None => self
@@ -84,6 +90,7 @@ impl HostSettings {
         if let Some(m) = self.memory_limit {
             config.memory_limit = m;
         }
+        config.max_instances = config.max_instances.max(instances);
         let services = Services { state_store: store, metrics: metrics.clone(), schema_dir: self.schema_dir.clone() };
         let runtime = Runtime::new(config, services)
             .map_err(|e| RuntimeError::Host(format!("starting the WebAssembly host: {e}")))?;

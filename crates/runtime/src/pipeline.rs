@@ -110,8 +110,8 @@ impl Pipeline {
     /// Check the graph, load its modules, open the connectors and start the
     /// engine on a thread of its own.
     pub fn start(self) -> Result<Running, RuntimeError> {
-        let (runtime, metrics) = self.host.start()?;
         let checked = graph::load_graph(&self.graph, &self.modules, &self.parameters)?;
+        let (runtime, metrics) = self.host.start_for(instances_needed(&checked, self.workers))?;
         let plan = plan::plan_with_schemas(&checked, &runtime, &self.host.module_schemas)?;
         let mut opened = self.open_connectors()?;
         let ready = self.ready_timeout.is_none_or(|t| opened.source.wait_ready(t));
@@ -181,6 +181,15 @@ struct Connectors {
     sink: Box<dyn Sink>,
     dead_letters: Option<DeadLetters>,
     services: Services,
+}
+
+/// Live module instances a run can hold: one per module operation and worker,
+/// one more per operation while the engine checks its init before the
+/// workers start, and one while a trapped instance is replaced.
+fn instances_needed(graph: &wasmgraph_config::Graph, workers: usize) -> u32 {
+    let operations = graph.nodes().iter().filter(|n| n.module.is_some()).count();
+    let n = operations.saturating_mul(workers.max(1) + 1).saturating_add(workers.max(1));
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// How long the engine waits for a quiet source before letting time pass.
