@@ -17,6 +17,8 @@ macro_rules! registry {
         /// A `source:` section: which connector and its settings.
         #[derive(Debug, Clone)]
         #[non_exhaustive]
+        // Settings are read once per run; boxing variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
         pub enum SourceSpec {
             $( $(#[$cfg])* #[doc = concat!("`type: ", stringify!($variant), "`")] $variant(<$connector as Connector>::SourceSpec), )*
         }
@@ -24,6 +26,8 @@ macro_rules! registry {
         /// A `sink:` section (also a dead-letter destination).
         #[derive(Debug, Clone)]
         #[non_exhaustive]
+        // Settings are read once per run; boxing variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
         pub enum SinkSpec {
             $( $(#[$cfg])* #[doc = concat!("`type: ", stringify!($variant), "`")] $variant(<$connector as Connector>::SinkSpec), )*
         }
@@ -31,6 +35,8 @@ macro_rules! registry {
         /// A named endpoint under `endpoints:`.
         #[derive(Debug, Clone)]
         #[non_exhaustive]
+        // Settings are read once per run; boxing variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
         pub enum EndpointSpec {
             $( $(#[$cfg])* #[doc = concat!("`type: ", stringify!($variant), "`")] $variant(<$connector as Connector>::Endpoint), )*
         }

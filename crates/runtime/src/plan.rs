@@ -108,28 +108,18 @@ impl WasmOperatorFactory {
 
 impl OperatorFactory for WasmOperatorFactory {
     fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
-        wasmgraph_host::Operator::instantiate(&self.runtime, &self.module, self.config.clone())
+        wasmgraph_host::ModuleInstance::instantiate(&self.runtime, &self.module, self.config.clone())
             .map(|op| Box::new(WasmOperator(op)) as Box<dyn Operator>)
             .map_err(|e| e.to_string())
     }
 }
 
 /// A module instance as the engine sees it.
-struct WasmOperator(wasmgraph_host::Operator);
+struct WasmOperator(wasmgraph_host::ModuleInstance);
 
 /// The host's failed call, in the engine's terms (one failure vocabulary).
 fn failure(err: CallError) -> Failure {
-    use wasmgraph_host::CallErrorKind as Host;
-    use wasmgraph_types::FailureKind;
-    let kind = match err.kind {
-        Host::Returned => FailureKind::Returned,
-        Host::Trap => FailureKind::Trap,
-        Host::Timeout => FailureKind::Timeout,
-        Host::OutOfMemory => FailureKind::OutOfMemory,
-        Host::InvalidOutput => FailureKind::InvalidOutput,
-        _ => FailureKind::Trap,
-    };
-    Failure::new(kind, err.message)
+    Failure::new(err.kind, err.message)
 }
 
 impl Operator for WasmOperator {
