@@ -18,11 +18,11 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 for _ in $(seq 600); do
-    grep -q "wasmgraph: listening on" "$work/wasmgraph.log" && break
+    grep -q "wasmgraph: reading " "$work/wasmgraph.log" && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/wasmgraph.log"; exit 1; }
     sleep 0.2
 done
-grep -q "wasmgraph: listening on" "$work/wasmgraph.log" || { cat "$work/wasmgraph.log"; exit 1; }
+grep -q "wasmgraph: reading " "$work/wasmgraph.log" || { cat "$work/wasmgraph.log"; exit 1; }
 echo "== wasmgraph run examples/deployments/temperature.yaml --echo"
 cat "$work/wasmgraph.log"
 port=$(sed -n 's/^wasmgraph: embedded MQTT 5 broker on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/wasmgraph.log")
