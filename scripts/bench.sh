@@ -5,7 +5,7 @@
 # issue 6 met or missed. A full run (all four benches, no --quick) also
 # replaces the figures in BENCHMARKS.md between its results markers.
 #
-# Usage: scripts/bench.sh [--quick] [operator|graph|mqtt|footprint ...]
+# Usage: scripts/bench.sh [--quick] [operator|graph|mqtt|footprint|kafka ...]
 #   --quick   short runs, to check that the benches work (figures are noisy)
 #   names     run only these benches (default: all four, in that order)
 #
@@ -23,7 +23,7 @@ for a in "$@"; do
     case "$a" in
         --quick) quick=(--quick) ;;
         -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        operator|graph|mqtt|footprint) benches+=("$a") ;;
+        operator|graph|mqtt|footprint|kafka) benches+=("$a") ;;  # kafka: opt-in (needs tansu, scripts/setup.sh)
         *) echo "unknown argument: $a" >&2; exit 2 ;;
     esac
 done

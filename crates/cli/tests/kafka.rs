@@ -136,9 +136,14 @@ impl TestProducer {
         self.flush();
     }
 
-    /// Wait until the broker acknowledged everything sent.
+    /// Wait until the broker acknowledged everything sent: 1 ms polls for
+    /// the delivery reports (rdkafka's own waiting flush takes 100 ms steps).
     fn flush(&self) {
-        self.0.flush(Duration::from_secs(60)).expect("flushing the test producer");
+        let until = Instant::now() + PATIENCE;
+        while let Err(e) = self.0.flush(Duration::ZERO) {
+            assert!(Instant::now() < until, "flushing the test producer: {e}");
+            self.0.poll(Duration::from_millis(1));
+        }
         let failed = self.0.context().failed.lock().unwrap();
         assert!(failed.is_empty(), "the broker refused test records: {failed:?}");
     }
@@ -215,8 +220,32 @@ impl Collector {
         Collector { got, stop, thread: Some(thread) }
     }
 
+    fn len(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+
+    /// Records read from `topic` so far.
+    fn count(&self, topic: &str) -> usize {
+        self.got.lock().unwrap().iter().filter(|r| r.topic == topic).count()
+    }
+
     fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
+    }
+
+    /// What was read once nothing more came for a second.
+    fn settle(&self) -> Vec<Got> {
+        let until = Instant::now() + PATIENCE;
+        let mut seen = self.got().len();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = self.got();
+            if now.len() == seen {
+                return now;
+            }
+            assert!(Instant::now() < until, "records kept coming for {PATIENCE:?}");
+            seen = now.len();
+        }
     }
 
     /// Wait (up to [`PATIENCE`]) until `done` holds for what was read.
@@ -265,12 +294,6 @@ fn committed(broker: &Tansu, group: &str, topic: &str, partitions: i32) -> HashM
     }
     let found = consumer.committed_offsets(list, Duration::from_secs(10)).expect("reading committed offsets");
     found.elements().iter().map(|e| (e.partition(), if let Offset::Offset(o) = e.offset() { o } else { 0 })).collect()
-}
-
-/// How many records `topic[0..partitions]` holds (sum of high watermarks).
-fn records_in(broker: &Tansu, topic: &str, partitions: i32) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
-    (0..partitions).map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap().1).sum()
 }
 
 // ---- Deployment files ----
@@ -362,13 +385,19 @@ fn sigkill_mid_stream_loses_nothing_and_repeats_only_the_uncommitted_window() {
     let out = Collector::start(&broker, &[("celsius", 1)]);
     let started = Instant::now();
     let runtime = Runtime::start(&deployment, dir.path(), "1");
-    out.wait("a third of the output", |g| g.len() >= N / 3);
+    // Kill early: the graph is fast, and the kill must fall mid-stream.
+    let until = Instant::now() + PATIENCE;
+    while out.len() < N / 10 {
+        assert!(Instant::now() < until, "no output after {PATIENCE:?}:\n{}", runtime.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
     runtime.kill();
     // Produce requests already in the dead process's socket buffers still
-    // reach the broker: let them land, then read what the first run wrote.
-    std::thread::sleep(Duration::from_secs(2));
-    let before_kill = records_in(&broker, "celsius", 1) as usize;
-    let first_run = out.wait("the first run's output", |g| g.len() >= before_kill);
+    // reach the broker: the first run's output is what the test consumer
+    // has read once nothing more comes for a second.
+    let first_run = out.settle();
+    let before_kill = first_run.len();
+    assert!(before_kill < N, "the graph had finished before the kill");
     let at_kill = committed(&broker, "wasmgraph-kill-test", "readings", 2);
     // The uncommitted window: written by the first run, not committed.
     let window: BTreeSet<String> = first_run
@@ -376,6 +405,11 @@ fn sigkill_mid_stream_loses_nothing_and_repeats_only_the_uncommitted_window() {
         .filter_map(|r| r.key.clone())
         .filter(|k| placed[k].offset >= at_kill[&placed[k].partition])
         .collect();
+    // What was committed had been written: the commit never ran ahead.
+    let written: BTreeSet<&str> = first_run.iter().filter_map(|r| r.key.as_deref()).collect();
+    let ahead =
+        placed.iter().filter(|(k, p)| p.offset < at_kill[&p.partition] && !written.contains(k.as_str())).count();
+    assert_eq!(ahead, 0, "{ahead} record(s) committed at the kill but never written");
     let runtime = Runtime::start(&deployment, dir.path(), "2");
     let got = out.wait("every input in the output", |g| counts(g).len() >= N);
     let log = runtime.stop();
@@ -394,7 +428,6 @@ fn sigkill_mid_stream_loses_nothing_and_repeats_only_the_uncommitted_window() {
         started.elapsed()
     );
     println!("after restart: {}", kafka_summary(&log));
-    assert!(before_kill < N, "the graph finished before the kill: nothing was killed mid-stream");
     assert!(missing.is_empty(), "lost {} record(s), e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
     assert!(
         outside.is_empty(),
@@ -411,15 +444,37 @@ fn sigkill_mid_stream_loses_nothing_and_repeats_only_the_uncommitted_window() {
     }
 }
 
+/// How process B leaves the group in the group tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Leave {
+    /// SIGTERM: B finishes and commits what it read, then leaves the group.
+    Stop,
+    /// SIGKILL: B's partitions move once its session times out (6 s here),
+    /// and what it read but did not commit is redone by A.
+    Kill,
+}
+
 /// Two processes in one consumer group on a 4-partition topic, each writing
 /// to its own output topic (so the test sees who processed what). While both
 /// run, each partition belongs to one of them and every record comes out
-/// once; one stops mid-stream, the other takes its partitions over; records
-/// around that rebalance may come twice, none is lost; afterwards the
-/// remaining process handles everything, once.
+/// once; B stops (SIGTERM) mid-stream, A takes its partitions over; records
+/// around that rebalance may come twice, none is lost; afterwards A handles
+/// everything, once.
 #[test]
 fn two_processes_in_one_group_share_partitions_and_survive_one_stopping() {
-    const PHASE: [std::ops::Range<usize>; 3] = [0..6_000, 6_000..12_000, 12_000..16_000];
+    group_takeover(Leave::Stop);
+}
+
+/// The same with B killed (SIGKILL): records processed by both processes
+/// are exactly records B wrote and had not committed.
+#[test]
+fn two_processes_in_one_group_share_partitions_and_survive_one_dying() {
+    group_takeover(Leave::Kill);
+}
+
+fn group_takeover(leave: Leave) {
+    // Phase 2 is large enough that B is still busy with it when it leaves.
+    const PHASE: [std::ops::Range<usize>; 3] = [0..6_000, 6_000..26_000, 26_000..30_000];
     require_example_operator();
     let dir = tempfile::tempdir().unwrap();
     let broker = Tansu::start();
@@ -432,34 +487,36 @@ fn two_processes_in_one_group_share_partitions_and_survive_one_stopping() {
     let out = Collector::start(&broker, &[("out-a", 1), ("out-b", 1)]);
     let a = Runtime::start(&dep_a, dir.path(), "a");
     let b = Runtime::start(&dep_b, dir.path(), "b");
-    wait_split(&a, &b);
+    let b_partitions = wait_split(&a, &b);
     let producer = TestProducer::new(&broker);
 
     // Phase 1: both run.
     producer.readings("shared-in", PHASE[0].clone());
     let got = out.wait("phase 1", |g| counts(g).len() >= PHASE[0].len());
-    let placed = producer.placed();
-    let c = counts(&got);
-    assert!(c.values().all(|&n| n == 1), "a record came twice while both processes ran");
-    let mut owners: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
-    for r in &got {
-        owners.entry(placed[r.key.as_deref().unwrap()].partition).or_default().insert(&r.topic);
-    }
-    let (a1, b1) =
-        (got.iter().filter(|r| r.topic == "out-a").count(), got.iter().filter(|r| r.topic == "out-b").count());
-    println!(
-        "group, phase 1 (both run): {} records, process A {a1}, process B {b1}; partition owners {owners:?}",
-        got.len()
-    );
-    assert!(a1 > 0 && b1 > 0, "one process got no records");
-    assert!(owners.values().all(|o| o.len() == 1), "a partition was read by both processes: {owners:?}");
+    let b1 = check_split(&got, &producer.placed());
 
-    // Phase 2: B stops (SIGTERM) mid-stream; A takes its partitions over.
-    let half = PHASE[1].start + PHASE[1].len() / 2;
-    producer.readings("shared-in", PHASE[1].start..half);
-    out.wait("some of phase 2 from B", |g| g.iter().filter(|r| r.topic == "out-b").count() > b1);
-    let b_log = b.stop();
-    producer.readings("shared-in", half..PHASE[1].end);
+    // Phase 2: B leaves mid-stream, while records keep coming; A takes over.
+    let (b_log, at_kill) = std::thread::scope(|s| {
+        s.spawn(|| {
+            for from in PHASE[1].clone().step_by(2_000) {
+                producer.readings("shared-in", from..from + 2_000);
+            }
+        });
+        let until = Instant::now() + PATIENCE;
+        while out.count("out-b") < b1 + 500 {
+            assert!(Instant::now() < until, "process B wrote nothing of phase 2");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match leave {
+            Leave::Stop => (Some(b.stop()), None),
+            Leave::Kill => {
+                b.kill();
+                // B's partitions stay B's until its session expires: their
+                // committed offsets are where A will resume.
+                (None, Some(committed(&broker, "shared", "shared-in", 4)))
+            }
+        }
+    });
     let until = Instant::now() + PATIENCE;
     while owned(&a.log(), "shared-in").len() < 4 {
         assert!(Instant::now() < until, "process A did not take all partitions over:\n{}", a.log());
@@ -467,8 +524,7 @@ fn two_processes_in_one_group_share_partitions_and_survive_one_stopping() {
     }
     let got = out.wait("phase 2", |g| counts(g).len() >= PHASE[1].end);
     let phase2: Vec<&Got> = got.iter().filter(|r| in_phase(r, &PHASE[1])).collect();
-    let both = both_processes(&phase2);
-    let duplicates: usize = counts(phase2.iter().copied()).values().map(|n| n - 1).sum();
+    let duplicates = report_takeover(&phase2);
 
     // Phase 3: A alone.
     producer.readings("shared-in", PHASE[2].clone());
@@ -477,29 +533,30 @@ fn two_processes_in_one_group_share_partitions_and_survive_one_stopping() {
     let phase3: Vec<&Got> = got.iter().filter(|r| in_phase(r, &PHASE[2])).collect();
     let c = counts(got.iter());
     let missing = (0..PHASE[2].end).filter(|&i| !c.contains_key(&key(i))).count();
-    let dup_in = |topic: &str| -> usize {
-        counts(phase2.iter().copied().filter(|r| r.topic == topic)).values().map(|n| n - 1).sum()
-    };
     println!(
-        "group, phase 2 (B stops mid-stream): {} records, process A {}, process B {}, processed by both {both}, \
-         duplicates {duplicates} (redone by A {}, by B {})",
-        PHASE[1].len(),
-        phase2.iter().filter(|r| r.topic == "out-a").count(),
-        phase2.iter().filter(|r| r.topic == "out-b").count(),
-        dup_in("out-a"),
-        dup_in("out-b"),
-    );
-    println!(
-        "group, phase 3 (A alone): {} records, process A {}, process B {}; all phases: missing {missing}",
+        "group ({leave:?}), phase 3 (A alone): {} records, process A {}, process B {}; all phases: missing {missing}",
         PHASE[2].len(),
         phase3.iter().filter(|r| r.topic == "out-a").count(),
         phase3.iter().filter(|r| r.topic == "out-b").count(),
     );
-    println!("process A: {}\nprocess B: {}", kafka_summary(&a_log), kafka_summary(&b_log));
+    println!("process A: {}", kafka_summary(&a_log));
     assert_eq!(missing, 0, "records were lost");
-    // Every duplicate is a record some process read and did not commit
-    // (acknowledged after its partition was revoked, or never acknowledged).
-    let uncommitted: u64 = [&a_log, &b_log]
+    assert_eq!(phase3.len(), PHASE[2].len(), "after the rebalance, a record came twice");
+    assert!(phase3.iter().all(|r| r.topic == "out-a"), "process B wrote after it left");
+    let placed = producer.placed();
+    match (b_log, at_kill) {
+        (Some(b_log), _) => stopped_duplicates_explained(duplicates, &a_log, &b_log),
+        (None, Some(at_kill)) => killed_duplicates_explained(&phase2, &placed, &b_partitions, &at_kill, &a_log),
+        (None, None) => unreachable!(),
+    }
+}
+
+/// After a clean stop, every duplicate is a record some process read and
+/// did not commit: on a clean stop every record read is acknowledged, and
+/// those acknowledged after their partition was revoked commit nothing.
+fn stopped_duplicates_explained(duplicates: usize, a_log: &str, b_log: &str) {
+    println!("process B: {}", kafka_summary(b_log));
+    let uncommitted: u64 = [a_log, b_log]
         .iter()
         .map(|log| summary_number(kafka_summary(log), "acknowledged") - summary_number(kafka_summary(log), "committed"))
         .sum();
@@ -507,20 +564,95 @@ fn two_processes_in_one_group_share_partitions_and_survive_one_stopping() {
         duplicates as u64 <= uncommitted,
         "{duplicates} duplicates, but only {uncommitted} records went uncommitted"
     );
-    assert_eq!(phase3.len(), PHASE[2].len(), "after the rebalance, a record came twice");
-    assert!(phase3.iter().all(|r| r.topic == "out-a"), "process B wrote after it stopped");
-    let c3 = counts(phase3.iter().copied());
-    assert!(c3.values().all(|&n| n == 1));
 }
 
-/// Wait until A and B between them own all 4 partitions, none twice.
-fn wait_split(a: &Runtime, b: &Runtime) {
+/// After B was killed, every record both processes wrote is one of B's
+/// partitions at or after its committed offset at the kill (B's uncommitted
+/// window), and A's own repeats are records it acknowledged after a
+/// revocation (its stale acknowledgements).
+fn killed_duplicates_explained(
+    phase2: &[&Got],
+    placed: &HashMap<String, Placed>,
+    b_partitions: &BTreeSet<i32>,
+    at_kill: &HashMap<i32, i64>,
+    a_log: &str,
+) {
+    let mut by: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for r in phase2 {
+        by.entry(r.key.as_deref().unwrap_or_default()).or_default().insert(&r.topic);
+    }
+    let both: Vec<&str> = by.iter().filter(|(_, t)| t.len() > 1).map(|(k, _)| *k).collect();
+    let outside: Vec<&&str> = both
+        .iter()
+        .filter(|k| {
+            let p = placed[**k];
+            !b_partitions.contains(&p.partition) || p.offset < at_kill[&p.partition]
+        })
+        .collect();
+    let a_repeats: usize = counts(phase2.iter().copied().filter(|r| r.topic == "out-a")).values().map(|n| n - 1).sum();
+    let a_uncommitted =
+        summary_number(kafka_summary(a_log), "acknowledged") - summary_number(kafka_summary(a_log), "committed");
+    println!(
+        "group (Kill): B's partitions {b_partitions:?} committed at the kill {:?}; written by both {}, all in B's uncommitted window: {}",
+        b_partitions.iter().map(|p| at_kill[p]).collect::<Vec<_>>(),
+        both.len(),
+        outside.is_empty()
+    );
+    assert!(outside.is_empty(), "records written by both outside B's uncommitted window: {outside:?}");
+    assert!(
+        a_repeats as u64 <= a_uncommitted,
+        "A repeated {a_repeats} records but left only {a_uncommitted} uncommitted"
+    );
+}
+
+/// Phase 1 of the group test: each record came out once, each partition was
+/// read by one process, both processes got some. Returns B's count.
+fn check_split(got: &[Got], placed: &HashMap<String, Placed>) -> usize {
+    assert!(counts(got).values().all(|&n| n == 1), "a record came twice while both processes ran");
+    let mut owners: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
+    for r in got {
+        owners.entry(placed[r.key.as_deref().unwrap()].partition).or_default().insert(&r.topic);
+    }
+    let (a, b) = (got.iter().filter(|r| r.topic == "out-a").count(), got.iter().filter(|r| r.topic == "out-b").count());
+    println!(
+        "group, phase 1 (both run): {} records, process A {a}, process B {b}; partition owners {owners:?}",
+        got.len()
+    );
+    assert!(a > 0 && b > 0, "one process got no records");
+    assert!(owners.values().all(|o| o.len() == 1), "a partition was read by both processes: {owners:?}");
+    b
+}
+
+/// Phase 2 of the group test (B stops mid-stream), printed; returns the
+/// number of duplicates.
+fn report_takeover(phase2: &[&Got]) -> usize {
+    let by = |topic: &str| phase2.iter().filter(|r| r.topic == topic).count();
+    let redone = |topic: &str| -> usize {
+        counts(phase2.iter().copied().filter(|r| r.topic == topic)).values().map(|n| n - 1).sum()
+    };
+    let duplicates: usize = counts(phase2.iter().copied()).values().map(|n| n - 1).sum();
+    println!(
+        "group, phase 2 (B leaves mid-stream): {} records out, process A {}, process B {}, processed by both {}, \
+         duplicates {duplicates} (redone by A {}, by B {})",
+        phase2.len(),
+        by("out-a"),
+        by("out-b"),
+        both_processes(phase2),
+        redone("out-a"),
+        redone("out-b"),
+    );
+    duplicates
+}
+
+/// Wait until A and B between them own all 4 partitions, none twice;
+/// returns B's.
+fn wait_split(a: &Runtime, b: &Runtime) -> BTreeSet<i32> {
     let until = Instant::now() + PATIENCE;
     loop {
         let (oa, ob) = (owned(&a.log(), "shared-in"), owned(&b.log(), "shared-in"));
         if !oa.is_empty() && !ob.is_empty() && oa.is_disjoint(&ob) && oa.len() + ob.len() == 4 {
             println!("group: process A owns partitions {oa:?}, process B {ob:?}");
-            return;
+            return ob;
         }
         assert!(Instant::now() < until, "the group did not split the partitions: A {oa:?}, B {ob:?}");
         std::thread::sleep(Duration::from_millis(100));
