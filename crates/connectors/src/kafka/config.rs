@@ -218,11 +218,7 @@ impl KafkaEndpoint {
     /// Make relative file paths (TLS files, password file) relative to
     /// `base`, the folder of the file the settings came from.
     pub fn resolve_paths(&mut self, base: &Path) {
-        let fix = |path: &mut PathBuf| {
-            if path.is_relative() {
-                *path = base.join(&*path);
-            }
-        };
+        let fix = |path: &mut PathBuf| *path = crate::relative_to(base, path);
         if let Some(tls) = &mut self.tls {
             tls.ca_file.iter_mut().chain(tls.cert_file.iter_mut()).chain(tls.key_file.iter_mut()).for_each(fix);
         }
