@@ -17,6 +17,12 @@ features=(
     wasmgraph-state-store/redis-integration-tests
     wasmgraph-cli/mqtt-integration-tests
     wasmgraph-cli/kafka-integration-tests
+    wasmgraph-connectors/otel-integration-tests
+    wasmgraph-cli/prometheus-integration-tests
+    wasmgraph-oci/registry-integration-tests
+    wasmgraph-cli/oci-integration-tests
+    wasmgraph-cli/cluster-integration-tests
+    wasmgraph-cli/hostile-integration-tests
 )
 # Features a crate of this checkout does not declare yet are left out, so the
 # list can name tests that land later.
