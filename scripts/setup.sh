@@ -21,6 +21,9 @@ has_wasip2_target() {
 }
 
 debs=(mosquitto redis-server)
+# OCI registry tests: docker-registry (CNCF distribution) started by the tests on
+# 127.0.0.1 with TLS (certificates made with openssl) and htpasswd (apache2-utils).
+debs+=(docker-registry apache2-utils openssl)
 # The Kafka connector builds librdkafka from source (rdkafka-sys: configure +
 # make; its configure insists on a C++ compiler) against the system's OpenSSL.
 debs+=(libssl-dev pkg-config make g++)
@@ -45,6 +48,8 @@ fi
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
 # Likewise the system-wide redis on port 6379: tests start their own redis-server.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+# Likewise the system-wide docker-registry on port 5000: tests start their own.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 if [ -x /etc/init.d/redis-server ] && pgrep -x redis-server >/dev/null 2>&1; then
     $SUDO /etc/init.d/redis-server stop >/dev/null 2>&1 || true
 fi
