@@ -13,6 +13,8 @@ pub mod kafka;
 pub mod memory;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod plugin;
 mod registry;
 mod tagged;

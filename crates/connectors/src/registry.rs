@@ -190,5 +190,7 @@ registry! {
     Mqtt => crate::mqtt::Mqtt,
     #[cfg(feature = "kafka")]
     Kafka => crate::kafka::Kafka,
+    #[cfg(feature = "otel")]
+    Otel => crate::otel::Otel,
     File => crate::file::File,
 }

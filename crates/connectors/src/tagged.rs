@@ -44,7 +44,7 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         let first: Option<String> = map.next_key()?;
         let (tag, pending) = match first {
-            Some(key) if key == "type" => (map.next_value::<String>()?, None),
+            Some(key) if key == "type" || key == "endpointType" => (canonical(map.next_value::<String>()?), None),
             other => match T::DEFAULT {
                 Some(default) => (default.to_string(), other),
                 None => return Err(de::Error::custom(format!("{}: give `type:` first", T::WHAT))),
@@ -54,6 +54,17 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
             return Err(de::Error::unknown_variant(&tag, T::TYPES));
         }
         T::from_map(&tag, RestOfMap { map, pending, tag: tag.clone(), what: T::WHAT, _de: PhantomData })
+    }
+}
+
+/// Other spellings of `type` values: AIO's `endpointType` names (`Mqtt`,
+/// `Kafka`, `OpenTelemetry`) and `opentelemetry` for `otel`.
+fn canonical(tag: String) -> String {
+    match tag.as_str() {
+        "Mqtt" => "mqtt".into(),
+        "Kafka" => "kafka".into(),
+        "opentelemetry" | "OpenTelemetry" => "otel".into(),
+        _ => tag,
     }
 }
 
@@ -85,7 +96,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for RestOfMap<'de, A> {
                 None => return Ok(None),
             },
         };
-        if key == "type" {
+        if key == "type" || key == "endpointType" {
             return Err(de::Error::custom(format!(
                 "{}: `type` must be the first key of the section (it decides which keys are valid; `{}` was assumed)",
                 self.what, self.tag
