@@ -13,7 +13,9 @@ use wasmgraph_connector::{ConnectorError, Poll, Sink, Source};
 use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
 use crate::acks::PendingAcks;
+use crate::cluster::{self, Cluster, Place};
 use crate::moves::Moves;
+use crate::operators::delay::MoveStream;
 use crate::operators::{self, NodeCtx, Records};
 use crate::Time;
 use crate::{ErrorEvent, ErrorHandler, NodeKind, Plan, PlanError, Stats};
@@ -32,6 +34,9 @@ pub struct RunOptions {
     pub batch: usize,
     /// How long a poll waits for a message.
     pub poll_wait: Duration,
+    /// Run as one process of a timely cluster (`None`: on its own). Every
+    /// process runs the same plan with its own source (see [`Cluster`]).
+    pub cluster: Option<Cluster>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +47,7 @@ impl Default for RunOptions {
             on_error: None,
             batch: 256,
             poll_wait: Duration::from_millis(100),
+            cluster: None,
         }
     }
 }
@@ -102,12 +108,7 @@ pub fn run(
         stats,
         options,
     });
-    let config = timely::Config::process(run.options.workers.max(1));
-    let worker_run = run.clone();
-    let guards = timely::execute(config, move |worker| worker_main(worker, &worker_run)).map_err(RunError::Engine)?;
-    for result in guards.join() {
-        result.map_err(RunError::Engine)?;
-    }
+    execute(&run)?;
     if let Some(err) = lock(&run.source_error).take() {
         return Err(RunError::Source(err));
     }
@@ -115,6 +116,32 @@ pub fn run(
         return Err(RunError::Sink(err));
     }
     Ok(RunReport { elapsed: started.elapsed() })
+}
+
+/// Run the workers (threads of this process, connected to the other
+/// processes in a cluster) until the dataflow is done.
+fn execute(run: &Arc<RunState>) -> Result<(), RunError> {
+    let config = cluster::timely_config(&run.options);
+    let worker_run = run.clone();
+    let Some(place) = run.options.cluster.clone() else {
+        let guards = timely::execute(config, move |worker| worker_main(worker, &worker_run)).map_err(RunError::Engine)?;
+        for result in guards.join() {
+            result.map_err(RunError::Engine)?;
+        }
+        return Ok(());
+    };
+    // A lost process makes timely's threads panic, and dropping the workers'
+    // handles then panics too: catch that, and say which process was lost.
+    cluster::watch_for_lost_processes();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let guards = timely::execute(config, move |worker| worker_main(worker, &worker_run))?;
+        guards.join().into_iter().collect::<Result<Vec<()>, String>>().map(drop)
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if !cluster::failed() => Err(RunError::Engine(format!("cluster process {}: {e}", place.process))),
+        Ok(Err(_)) | Err(_) => Err(RunError::Engine(cluster::failure(&place))),
+    }
 }
 
 /// Instantiate every operation once up front: a module whose init fails is
@@ -166,20 +193,24 @@ fn worker_main(worker: &mut Worker, run: &RunState) {
     let index = worker.index();
     let mut input = Input::new();
     let probe = ProbeHandle::new();
-    let my_source = if index == 0 { lock(&run.source).take() } else { None };
-    // The sink writes on the last worker: with the source on the first, the
-    // two per-record jobs only one worker can do land on different workers
-    // when there are several.
-    let my_sink = if index + 1 == worker.peers() { lock(&run.sink).take() } else { None };
+    let place = Place::of(&run.options);
+    let my_source = if place.feeds(index) { lock(&run.source).take() } else { None };
+    // The sink writes on the last worker (of process 0 in a cluster): with the
+    // source on the first, the two per-record jobs only one worker can do land
+    // on different workers when there are several.
+    let my_sink = if index == place.sink_worker() { lock(&run.sink).take() } else { None };
     let shared = Shared {
         stats: run.stats.clone(),
         fatal: run.fatal.clone(),
         on_error: run.on_error.clone(),
         moves: run.moves.clone(),
+        place,
     };
     let build = worker.dataflow::<Time, _, _>(|scope| {
-        build_dataflow(scope, &run.plan, &mut input, my_sink, shared, index).map(|sink_stream| {
+        let moves = run.moves.clone();
+        build_dataflow(scope, &run.plan, &mut input, my_sink, shared, index).map(|(sink_stream, moved)| {
             sink_stream.probe_with(&probe);
+            cluster::share_moves(scope, moved, place, moves, &probe);
         })
     });
     if let Err(message) = build {
@@ -199,7 +230,9 @@ struct Feeder<'r> {
     probe: ProbeHandle<Time>,
     run: &'r RunState,
     clock: HlcClock,
+    /// Messages this process has read: the record's `seq` is `place.seq(seq)`.
     seq: u64,
+    place: Place,
     batch: Vec<Record>,
     /// One past the last record time of each poll whose records the sink may
     /// not have written yet.
@@ -224,6 +257,7 @@ impl<'r> Feeder<'r> {
             probe,
             clock: HlcClock::new(run.options.node_id.as_str()),
             seq: 0,
+            place: Place::of(&run.options),
             batch: Vec::with_capacity(run.options.batch.max(1)),
             in_flight: VecDeque::new(),
             acks: PendingAcks::new(run.moves.clone()),
@@ -311,7 +345,7 @@ impl<'r> Feeder<'r> {
             if let Some(token) = item.ack {
                 self.acks.push(time.as_time(), token);
             }
-            self.batch.push(operators::record_at(time, self.seq, item.data));
+            self.batch.push(operators::record_at(time, self.place.seq(self.seq), item.data));
             self.seq += 1;
         }
         // The whole poll travels under one timely time, its first (earliest:
@@ -360,6 +394,8 @@ struct Shared {
     on_error: ErrorHandler,
     /// Where delays moved records, for acknowledgements.
     moves: Arc<Moves>,
+    /// This worker's process in the cluster.
+    place: Place,
 }
 
 /// Wire every node; returns the sink's (empty) output stream to probe.
@@ -370,9 +406,12 @@ fn build_dataflow<'s>(
     sink: Option<Box<dyn Sink>>,
     shared: Shared,
     worker: usize,
-) -> Result<Records<'s>, String> {
-    // Spread records over the workers right after the source, by source order.
-    let source_stream = input.to_stream(scope).exchange(|r: &Record| r.seq);
+) -> Result<(Records<'s>, Vec<MoveStream<'s>>), String> {
+    // Spread records over the workers (of this process) right after the
+    // source, by source order.
+    let place = shared.place;
+    let source_stream = input.to_stream(scope).exchange(move |r: &Record| place.local_worker(r.seq));
+    let mut moved = Vec::new();
     // Output streams of each node: (default or "False", "True" for branches).
     let mut outputs: Vec<(Option<Records<'s>>, Option<Records<'s>>)> = Vec::with_capacity(plan.nodes.len());
     let mut sink_inputs: Vec<Records<'s>> = Vec::new();
@@ -422,7 +461,9 @@ fn build_dataflow<'s>(
             (NodeKind::Map, Some(op)) => (Some(operators::map::wasm_map(stream, ctx, op)), None),
             (NodeKind::Filter, Some(op)) => (Some(operators::filter::wasm_filter(stream, ctx, op)), None),
             (NodeKind::Delay, Some(op)) => {
-                (Some(operators::delay::wasm_delay(stream, ctx, op, shared.moves.clone())), None)
+                let (records, moves) = operators::delay::wasm_delay(stream, ctx, op, shared.moves.clone());
+                moved.push(moves);
+                (Some(records), None)
             }
             (NodeKind::Accumulate, Some(op)) => {
                 (Some(operators::accumulate::wasm_accumulate(stream, ctx, op, node.sequential)), None)
@@ -440,7 +481,8 @@ fn build_dataflow<'s>(
         1 => sink_inputs.pop().unwrap_or_else(|| unreachable!()),
         _ => scope.concatenate(sink_inputs),
     };
-    Ok(operators::sink::ordered_sink(into_sink, sink, shared.stats, shared.fatal))
+    let written = operators::sink::ordered_sink(into_sink, place.sink_worker(), sink, shared.stats, shared.fatal);
+    Ok((written, moved))
 }
 
 trait InspectCount<'s> {

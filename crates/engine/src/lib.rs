@@ -19,6 +19,7 @@
 //! order before an accumulate or the sink sees them.
 
 mod acks;
+mod cluster;
 mod driver;
 mod moves;
 mod operator;
@@ -26,6 +27,7 @@ mod operators;
 mod plan;
 mod stats;
 
+pub use cluster::Cluster;
 pub use driver::{run, RunError, RunOptions, RunReport};
 pub use operator::{ErrorEvent, ErrorHandler, Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};

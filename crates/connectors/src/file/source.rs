@@ -51,6 +51,8 @@ pub struct FileSource {
     config: FileSourceConfig,
     files: std::vec::IntoIter<PathBuf>,
     index: u64,
+    /// (this part, parts): read only files whose index is this part modulo parts.
+    part: (u64, u64),
 }
 
 impl FileSource {
@@ -58,7 +60,16 @@ impl FileSource {
     /// files (names starting with `.`) are skipped.
     pub fn open(config: FileSourceConfig) -> Result<Self, ConnectorError> {
         let files = list_files(&config.dir)?;
-        Ok(FileSource { config, files: files.into_iter(), index: 0 })
+        Ok(FileSource { config, files: files.into_iter(), index: 0, part: (0, 1) })
+    }
+
+    /// Read only part `index` of `parts`: the files whose position in name
+    /// order is `index` modulo `parts` (a cluster's processes each read one
+    /// part). A file keeps the time it has when every file is read, so the
+    /// parts together are exactly the whole.
+    pub fn part(mut self, index: u64, parts: u64) -> Self {
+        self.part = (index, parts.max(1));
+        self
     }
 
     /// How many files remain to be read.
@@ -94,6 +105,10 @@ impl Source for FileSource {
         let mut out = Vec::new();
         while out.len() < max.max(1) {
             let Some(path) = self.files.next() else { break };
+            if self.index % self.part.1 != self.part.0 {
+                self.index += 1;
+                continue;
+            }
             let payload = std::fs::read(&path)
                 .map_err(|source| ConnectorError::Io { path: path.display().to_string(), source })?;
             let raw = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("raw"));

@@ -1,4 +1,4 @@
-//! The sink: every record meets on the last worker and is written in time
+//! The sink: every record meets on one worker and is written in time
 //! order (by its own time; records sharing a time in source order) once the
 //! frontier has passed its time.
 
@@ -13,8 +13,9 @@ use super::pending::Pending;
 use super::Records;
 use crate::stats::{bump, Stats};
 
-/// Writes to `sink` (present on the last worker only, where every record is
-/// sent). The returned stream carries no records; its frontier passes a time
+/// Writes to `sink` (present on worker `writer` only, where every record is
+/// sent: the last worker of the process, or of process 0 in a cluster). The
+/// returned stream carries no records; its frontier passes a time
 /// only after every record at that time has been written and flushed, which is
 /// what a probe on it tells the driver: the sink holds a capability at the
 /// earliest record it has not written yet, and drops it only after writing and
@@ -25,12 +26,13 @@ use crate::stats::{bump, Stats};
 /// acknowledges nothing once `fatal` is set).
 pub(crate) fn ordered_sink<'s>(
     stream: Records<'s>,
+    writer: usize,
     mut sink: Option<Box<dyn Sink>>,
     stats: Arc<Stats>,
     fatal: Arc<Mutex<Option<String>>>,
 ) -> Records<'s> {
-    let last = stream.scope().peers() as u64 - 1;
-    let pact = Exchange::new(move |_r: &Record| last);
+    let writer = writer as u64;
+    let pact = Exchange::new(move |_r: &Record| writer);
     stream.unary_frontier(pact, "Sink", move |_cap, _info| {
         let mut pending = Pending::default();
         let mut failed = false;
