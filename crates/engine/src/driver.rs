@@ -37,6 +37,12 @@ pub struct RunOptions {
     /// Run as one process of a timely cluster (`None`: on its own). Every
     /// process runs the same plan with its own source (see [`Cluster`]).
     pub cluster: Option<Cluster>,
+    /// How far ahead of the host clock a message's own time (MQTT `__ts`) may
+    /// be. The source clock never goes backwards, so one message from the far
+    /// future would hold every window open until the host clock got there;
+    /// a time further ahead than this is refused: the message is stamped with
+    /// the host's time instead, counted in [`Stats::future_times`] and logged.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for RunOptions {
@@ -48,9 +54,13 @@ impl Default for RunOptions {
             batch: 256,
             poll_wait: Duration::from_millis(100),
             cluster: None,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 }
+
+/// The default of [`RunOptions::max_clock_skew`]: five minutes.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// What a finished run did.
 #[derive(Debug)]
@@ -337,8 +347,13 @@ impl<'r> Feeder<'r> {
         // poll returned (one wall clock reading per poll; the clock's counter
         // keeps their times distinct and in order).
         let now = wall_nanos();
+        let latest = now.saturating_add(u64::try_from(self.run.options.max_clock_skew.as_nanos()).unwrap_or(u64::MAX));
         for item in items {
             let time = match &item.time {
+                Some(t) if t.nanos > latest => {
+                    self.refuse_future(t, now);
+                    self.clock.tick(now)
+                }
                 Some(t) => self.clock.observe(t),
                 None => self.clock.tick(now),
             };
@@ -363,6 +378,21 @@ impl<'r> Feeder<'r> {
         let next = self.clock.last().as_time() + 1;
         self.input.advance_to(next);
         self.in_flight.push_back(next);
+    }
+
+    /// Count and log a message time too far ahead of the host clock (the
+    /// first few, then every power of two, so a flood of them cannot flood the log).
+    fn refuse_future(&self, time: &wasmgraph_types::Hlc, now: u64) {
+        let n = self.run.stats.future_times.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n <= 10 || n.is_power_of_two() {
+            tracing::warn!(
+                time = %time.to_wire(),
+                ahead_secs = time.nanos.saturating_sub(now) / 1_000_000_000,
+                max_skew_secs = self.run.options.max_clock_skew.as_secs(),
+                refused = n,
+                "a message's time is too far ahead of the host clock: stamped with the host's time instead"
+            );
+        }
     }
 
     /// Keep at most a few polls in flight so memory stays bounded.

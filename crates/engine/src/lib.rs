@@ -28,7 +28,7 @@ mod plan;
 mod stats;
 
 pub use cluster::Cluster;
-pub use driver::{run, RunError, RunOptions, RunReport};
+pub use driver::{run, RunError, RunOptions, RunReport, DEFAULT_MAX_CLOCK_SKEW};
 pub use operator::{ErrorEvent, ErrorHandler, Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};
 pub use stats::{NodeStats, Stats};

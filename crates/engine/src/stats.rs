@@ -33,6 +33,9 @@ pub struct Stats {
     pub read: AtomicU64,
     /// Records written to the sink.
     pub written: AtomicU64,
+    /// Messages whose own time was further ahead of the host clock than
+    /// [`crate::RunOptions::max_clock_skew`]; they got the host's time instead.
+    pub future_times: AtomicU64,
 }
 
 impl Stats {
@@ -42,6 +45,7 @@ impl Stats {
             nodes: names.into_iter().map(|n| (n, NodeStats::default())).collect(),
             read: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            future_times: AtomicU64::new(0),
         }
     }
 

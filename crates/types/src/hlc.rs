@@ -135,12 +135,17 @@ impl HlcClock {
     }
 
     /// A reading at physical time `nanos`, later than every earlier reading.
+    /// A counter at its maximum (a message's `__ts` may carry any counter)
+    /// carries into the next nanosecond instead of wrapping back in time.
     pub fn tick(&mut self, nanos: u64) -> Hlc {
         if nanos > self.last_nanos {
             self.last_nanos = nanos;
             self.last_counter = 0;
+        } else if let Some(next) = self.last_counter.checked_add(1) {
+            self.last_counter = next;
         } else {
-            self.last_counter += 1;
+            self.last_nanos = self.last_nanos.saturating_add(1);
+            self.last_counter = 0;
         }
         Hlc { nanos: self.last_nanos, counter: self.last_counter, node_id: self.node_id.clone() }
     }
@@ -201,6 +206,15 @@ mod tests {
         assert!(seen > b);
         let ahead = c.observe(&Hlc::new(1000, 3, "x"));
         assert_eq!((ahead.nanos, ahead.counter), (1000, 3));
+    }
+
+    #[test]
+    fn a_counter_at_its_maximum_carries_instead_of_wrapping() {
+        let mut c = HlcClock::new("n");
+        let seen = c.observe(&Hlc::new(1000, u64::MAX, "x"));
+        let next = c.tick(5);
+        assert!(next > seen, "{next:?} after {seen:?}");
+        assert_eq!((next.nanos, next.counter), (1001, 0));
     }
 
     #[test]
