@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use compare::{compare, Mismatch};
-pub use paths::{normalize, select_paths};
+pub use paths::{names_something, normalize, select_paths};
 
 /// A test case file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +109,22 @@ pub enum CaseError {
         /// What is wrong, with line and column where known.
         message: String,
     },
+    /// A `select` or `ignores` path names nothing in the expected output nor
+    /// in the actual one: a typo (`paylod`) that would compare `{}` with `{}`.
+    #[error(
+        "{path}: case '{case}': {field} path '{dotted}' matches nothing in the expected or the actual output \
+         (a misspelt path makes a test that cannot fail)"
+    )]
+    UnmatchedPath {
+        /// The case file.
+        path: String,
+        /// The case's name.
+        case: String,
+        /// `select` or `ignores`.
+        field: &'static str,
+        /// The path as written.
+        dotted: String,
+    },
 }
 
 impl TestCase {
@@ -116,7 +132,13 @@ impl TestCase {
     pub fn load(file: &Path) -> Result<TestCase, CaseError> {
         let text = std::fs::read_to_string(file)
             .map_err(|source| CaseError::Io { path: file.display().to_string(), source })?;
-        let raw: CaseFile = serde_saphyr::from_str(&text)
+        Self::parse(&text, file)
+    }
+
+    /// A case from its text; `file` names it in errors and its folder is
+    /// where its paths resolve.
+    pub fn parse(text: &str, file: &Path) -> Result<TestCase, CaseError> {
+        let raw: CaseFile = serde_saphyr::from_str(text)
             .map_err(|e| CaseError::Parse { path: file.display().to_string(), message: e.to_string() })?;
         let base = file.parent().unwrap_or(Path::new("."));
         let rel = |p: &str| base.join(p);
@@ -147,9 +169,14 @@ impl TestCase {
     /// Compare `output` (the records the graph wrote, in order, in the file
     /// sink's JSON form) with the expectation. `Ok(())` is a pass.
     pub fn check(&self, output: &[Value]) -> Result<Result<(), Vec<Mismatch>>, CaseError> {
-        let expected = self.expected()?;
+        self.check_with(&self.expected()?, output)
+    }
+
+    /// [`TestCase::check`] against `expected` given as a value.
+    pub fn check_with(&self, expected: &Value, output: &[Value]) -> Result<Result<(), Vec<Mismatch>>, CaseError> {
+        self.check_paths(expected, output)?;
         let shape = |v: &Value| select_paths(&normalize(v), &self.select, &self.ignores);
-        Ok(match &expected {
+        Ok(match expected {
             Value::Array(items) => {
                 let want: Vec<Value> = items.iter().map(shape).collect();
                 let got: Vec<Value> = output.iter().map(shape).collect();
@@ -160,6 +187,34 @@ impl TestCase {
                 Some(last) => compare(&shape(single), &shape(last)),
             },
         })
+    }
+}
+
+impl TestCase {
+    /// Every `select` and `ignores` path names something in at least one
+    /// expected or actual record (when there is any record at all: `[]`
+    /// against no output has nothing to name).
+    fn check_paths(&self, expected: &Value, output: &[Value]) -> Result<(), CaseError> {
+        let expected = match expected {
+            Value::Array(items) => items.clone(),
+            single => vec![single.clone()],
+        };
+        let records: Vec<Value> = expected.iter().chain(output).map(normalize).collect();
+        if records.is_empty() {
+            return Ok(());
+        }
+        let paths = self.select.iter().map(|p| ("select", p)).chain(self.ignores.iter().map(|p| ("ignores", p)));
+        for (field, dotted) in paths {
+            if !names_something(&records, dotted) {
+                return Err(CaseError::UnmatchedPath {
+                    path: self.file.display().to_string(),
+                    case: self.name.clone(),
+                    field,
+                    dotted: dotted.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -35,6 +35,13 @@ pub fn select_paths(record: &Value, select: &[String], ignores: &[String]) -> Va
     out
 }
 
+/// Whether `path` names something in at least one of `records` (already
+/// [`normalize`]d): a `select` or `ignores` path that names nothing on either
+/// side is a typo that would make the case unable to fail.
+pub fn names_something(records: &[Value], path: &str) -> bool {
+    records.iter().any(|r| lookup(r, path).is_some())
+}
+
 /// Resolve a dotted path. Keys may themselves contain dots (`otel.factory`):
 /// at each level the longest run of segments naming an existing key wins.
 fn lookup<'v>(value: &'v Value, path: &str) -> Option<(Vec<String>, &'v Value)> {

@@ -59,3 +59,20 @@ fn unknown_keys_and_missing_files_are_errors_with_the_path() {
     let found = discover(&[dir.path().to_path_buf()]).unwrap();
     assert_eq!(found, [file]);
 }
+
+#[test]
+fn a_select_or_ignores_path_matching_nothing_is_an_error_naming_file_case_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = [json!({"payload": "{\"a\":1}", "topic": "t"})];
+    let c = case(dir.path(), r#"{"payload": "{\"a\":1}"}"#, "select: [\"paylod\"]\n");
+    let err = c.check(&out).unwrap_err().to_string();
+    assert!(err.contains("x.test.yaml") && err.contains("case 'x'") && err.contains("select path 'paylod'"), "{err}");
+    let c = case(dir.path(), r#"{"payload": "{\"a\":1}"}"#, "ignores: [\"payload.noise\"]\n");
+    let err = c.check(&out).unwrap_err().to_string();
+    assert!(err.contains("ignores path 'payload.noise'"), "{err}");
+    // A path present on one side only is fine: it is what the comparison is for.
+    let c = case(dir.path(), r#"{"payload": "{\"a\":1, \"b\":2}"}"#, "select: [\"payload.b\"]\n");
+    assert!(c.check(&out).unwrap().is_err(), "payload.b is expected but missing: a mismatch");
+    let c = case(dir.path(), "[]", "select: [\"payload\"]\n");
+    assert!(c.check(&[]).unwrap().is_ok(), "no records at all: nothing to name");
+}
