@@ -26,6 +26,10 @@ use crate::Pos;
 const MAX_DEPTH: usize = 64;
 /// Most nodes accepted, counting the copies that aliases make.
 const MAX_NODES: usize = 1_000_000;
+/// Most bytes of scalar text accepted, counting the copies that aliases make:
+/// a node count alone lets a 1 MB file of aliases to one 1 MB string expand
+/// to gigabytes. Graph definitions hold a few kilobytes.
+const MAX_TEXT_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
@@ -180,6 +184,8 @@ struct TreeBuilder {
     root: Option<Node>,
     documents: usize,
     nodes: usize,
+    /// Scalar text so far, alias copies included.
+    bytes: usize,
 }
 
 impl TreeBuilder {
@@ -203,6 +209,7 @@ impl TreeBuilder {
             Event::Scalar(text, style, anchor, tag) => {
                 let tagged_str = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let forced_string = tagged_str || !matches!(style, ScalarStyle::Plain);
+                self.add_bytes(text.len(), pos)?;
                 Ok(Some((Node { pos, kind: Kind::Scalar(Scalar { text: text.into_owned(), forced_string }) }, anchor)))
             }
             Event::SequenceStart(anchor, _) => self.open(Frame::Seq { pos, anchor, items: Vec::new() }, pos),
@@ -237,11 +244,29 @@ impl TreeBuilder {
                 message: "this alias refers to no anchor; define the anchor (&name) before using it (*name)".into(),
             });
         };
-        self.nodes += count(node);
+        let (nodes, bytes) = (count(node), text_bytes(node));
+        self.nodes += nodes;
         if self.nodes > MAX_NODES {
             return Err(YamlError { pos, message: format!("aliases expand this file to more than {MAX_NODES} values; write the values out or use fewer aliases") });
         }
-        Ok((node.clone(), 0))
+        let copy = node.clone();
+        self.add_bytes(bytes, pos)?;
+        Ok((copy, 0))
+    }
+
+    /// Counts scalar text against [`MAX_TEXT_BYTES`] (before an alias copies it).
+    fn add_bytes(&mut self, bytes: usize, pos: Pos) -> Result<(), YamlError> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > MAX_TEXT_BYTES {
+            return Err(YamlError {
+                pos,
+                message: format!(
+                    "this file's text, with every alias expanded, is more than {} MiB; write the values out or use fewer aliases",
+                    MAX_TEXT_BYTES >> 20
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Puts a completed node where it belongs: the root, the open sequence, or
@@ -274,6 +299,17 @@ impl TreeBuilder {
             },
         }
         Ok(())
+    }
+}
+
+/// Bytes of scalar text in `node` (keys included).
+fn text_bytes(node: &Node) -> usize {
+    match &node.kind {
+        Kind::Scalar(s) => s.text.len(),
+        Kind::Seq(items) => items.iter().map(text_bytes).fold(0, usize::saturating_add),
+        Kind::Map(entries) => {
+            entries.iter().map(|(k, v)| text_bytes(k).saturating_add(text_bytes(v))).fold(0, usize::saturating_add)
+        }
     }
 }
 
@@ -334,5 +370,19 @@ mod tests {
         assert!(parse("").unwrap().is_none());
         assert!(parse("# only a comment\n").unwrap().is_none());
         assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    /// Issue 18: a 1 MB string and a 1 MB file of aliases to it is a clear
+    /// error after at most 16 MiB of copies, not gigabytes.
+    #[test]
+    fn aliases_are_bounded_by_bytes() {
+        let mut text = format!("a: &big \"{}\"\nb: [", "x".repeat(1 << 20));
+        while text.len() < 2 << 20 {
+            text.push_str("*big, ");
+        }
+        text.push_str("*big]\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("with every alias expanded, is more than 16 MiB"), "{}", err.message);
+        assert_eq!(err.pos.line, 2);
     }
 }

@@ -23,6 +23,7 @@ pub use wasmgraph_state_store::StateStoreConfig;
 mod aio;
 mod native;
 mod raw;
+mod yaml_budget;
 
 /// A deployment, resolved: paths are absolute or relative to the current
 /// directory, endpoint names are checked, and every section was validated.
@@ -187,6 +188,7 @@ pub(crate) fn invalid(file: &Path, message: String) -> DeploymentError {
 }
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, DeploymentError> {
+    yaml_budget::check(text).map_err(|message| DeploymentError::Parse { path: file.display().to_string(), message })?;
     serde_saphyr::from_str(text)
         .map_err(|e| DeploymentError::Parse { path: file.display().to_string(), message: e.to_string() })
 }

@@ -139,8 +139,9 @@ pub struct MqttSourceConfig {
     /// QoS of the subscriptions: 0 (at most once) or 1 (at least once, acked
     /// only once the graph's output for the message is durable).
     pub qos: u8,
-    /// Messages whose payload is larger are counted as errors and dropped
-    /// (acknowledged, so they do not come back); the stream goes on.
+    /// Messages whose payload and properties together are larger are counted
+    /// as errors and dropped (acknowledged, so they do not come back); the
+    /// stream goes on.
     pub max_message_size: usize,
     /// How many unacknowledged QoS 1 messages the broker may send us at once.
     pub receive_maximum: u16,

@@ -373,13 +373,28 @@ impl Task {
     fn delivery(&self, generation: u64, publish: Publish) -> Delivery {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         let token = (publish.qos != QoS::AtMostOnce).then(|| token(generation, publish.pkid));
-        if publish.payload.len() > self.max_message_size {
+        let size = message_size(&publish);
+        if size > self.max_message_size {
             let topic = String::from_utf8_lossy(&publish.topic).into_owned();
-            return Delivery { token, content: Err((topic, publish.payload.len())) };
+            return Delivery { token, content: Err((topic, size)) };
         }
         let (message, time) = to_message(publish);
         Delivery { token, content: Ok(Incoming { data: DataModel::Message(message), time, ack: token }) }
     }
+}
+
+/// What counts against `maxMessageSize`: the payload and every property the
+/// message carries on into the graph (user properties, content type,
+/// response topic, correlation data), so a message cannot bring a megabyte of
+/// properties past a 64 KiB limit.
+pub(crate) fn message_size(publish: &Publish) -> usize {
+    let properties = publish.properties.as_ref().map_or(0, |p| {
+        let user: usize = p.user_properties.iter().map(|(k, v)| k.len() + v.len()).sum();
+        user + p.content_type.as_ref().map_or(0, String::len)
+            + p.response_topic.as_ref().map_or(0, String::len)
+            + p.correlation_data.as_ref().map_or(0, |d| d.len())
+    });
+    publish.payload.len() + properties
 }
 
 /// Connect, subscribe, deliver and acknowledge; reconnect with backoff until
@@ -525,5 +540,23 @@ mod tests {
         let t = token(3, 65535);
         assert_eq!(t >> 16, 3);
         assert_eq!(t as u16, 65535);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+    use rumqttc::v5::mqttbytes::QoS;
+
+    /// Issue 18: 1.2 MB of user properties passed a 64 KiB limit.
+    #[test]
+    fn user_properties_count_against_the_message_size() {
+        let properties = PublishProperties {
+            user_properties: (0..1200).map(|i| (format!("k{i}"), "v".repeat(1000))).collect(),
+            ..PublishProperties::default()
+        };
+        let publish = Publish::new("t", QoS::AtLeastOnce, "tiny", Some(properties));
+        assert!(super::message_size(&publish) > 1_200_000);
+        assert_eq!(super::message_size(&Publish::new("t", QoS::AtLeastOnce, "tiny", None)), 4);
     }
 }
