@@ -161,4 +161,11 @@ pub enum ConnectorError {
         /// What went wrong.
         message: String,
     },
+    /// This one record cannot be written (a topic template it cannot fill,
+    /// too large for the broker) but the sink is fine: the record goes to the
+    /// error policy like a failed module call, and the run goes on. Ending the
+    /// run instead would leave its source message unacknowledged, to fail the
+    /// same way after every restart (a poison message).
+    #[error("{0}")]
+    Record(String),
 }

@@ -63,6 +63,10 @@ struct Shared {
     changed: Condvar,
     /// Wakes and stops the connection task.
     task: TaskControl,
+    /// The largest packet the broker accepts (its CONNACK's maximum packet
+    /// size; 0: it states none): `write` refuses a larger publish up front,
+    /// as a per-record failure, instead of the task failing on it later.
+    max_packet: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -234,13 +238,22 @@ impl Sink for MqttSink {
             None => {
                 let input = input_topic.map(|t| String::from_utf8_lossy(t)).unwrap_or_default();
                 Bytes::from(
-                    expand_topic(&self.config.topic, input.as_ref()).map_err(ConnectorError::Config)?.into_bytes(),
+                    expand_topic(&self.config.topic, input.as_ref()).map_err(ConnectorError::Record)?.into_bytes(),
                 )
             }
         };
         let mut publish = Publish::new("", self.qos, payload, Some(properties));
         publish.topic = topic;
         publish.retain = self.config.retain;
+        let max = self.shared.max_packet.load(Ordering::Relaxed);
+        if max > 0 && publish.size() > max as usize {
+            return Err(ConnectorError::Record(format!(
+                "a {} byte publish to '{}' is larger than {} allows ({max} bytes)",
+                publish.size(),
+                String::from_utf8_lossy(&publish.topic),
+                self.config.connection.endpoint()
+            )));
+        }
         self.batch.push(publish);
         if self.batch.len() >= HANDOFF {
             self.hand_over(true)?;
@@ -380,6 +393,7 @@ async fn session(
     let shared = &task.shared;
     let endpoint = &task.endpoint;
     let resumed = link.limits.session_present;
+    shared.max_packet.store(link.limits.max_packet_size.unwrap_or(0), Ordering::Relaxed);
     tracing::info!(%endpoint, session_present = resumed, "MQTT sink connected");
     if !inflight.sent.is_empty() {
         // Unacknowledged publishes of the broken connection: the same again
