@@ -21,6 +21,8 @@ has_wasip2_target() {
 }
 
 debs=(mosquitto redis-server)
+# The runtime-metrics test (crates/cli/tests/prometheus.rs) starts its own prometheus.
+debs+=(prometheus)
 # OCI registry tests: docker-registry (CNCF distribution) started by the tests on
 # 127.0.0.1 with TLS (certificates made with openssl) and htpasswd (apache2-utils).
 debs+=(docker-registry apache2-utils openssl)
@@ -46,6 +48,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The package starts a system-wide broker on port 1883; tests start their own.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# Likewise the system-wide prometheus on port 9090 (and its node exporter): the test starts its own.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true; fi
 # Likewise the system-wide redis on port 6379: tests start their own redis-server.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 # Likewise the system-wide docker-registry on port 5000: tests start their own.

@@ -4,6 +4,15 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
+}
+
 /// Run graphs of WebAssembly operators on streams from MQTT, Kafka or files.
 #[derive(Debug, Parser)]
 #[command(name = "wasmgraph", version, about)]
@@ -11,6 +20,11 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Log lines as plain text, or as JSON objects one per line (module log
+    /// lines carry `operation` and the record `time` as fields).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,

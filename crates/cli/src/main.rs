@@ -12,7 +12,7 @@ mod signals;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.log_format);
     match cli.command.execute() {
         Ok(code) => code,
         Err(err) => {
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 }
 
 /// Log to stderr; `RUST_LOG` overrides the level picked by `-v`.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, format: args::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -35,5 +35,9 @@ fn init_tracing(verbose: u8) {
     // unless asked for with -vv or RUST_LOG.
     let default = if verbose < 2 { format!("{default},rumqttd=off") } else { default.to_string() };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        args::LogFormat::Text => builder.init(),
+        args::LogFormat::Json => builder.json().init(),
+    }
 }

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wasmgraph_types::FailureKind;
+
 /// Counters of one node.
 #[derive(Debug, Default)]
 pub struct NodeStats {
@@ -11,6 +13,9 @@ pub struct NodeStats {
     pub records_out: AtomicU64,
     /// Records (or accumulate batches) whose call failed.
     pub errors: AtomicU64,
+    /// The same by failure kind, indexed like [`FailureKind::ALL`] (for the
+    /// runtime's telemetry; counted on failures only).
+    pub errors_by_kind: [AtomicU64; FailureKind::ALL.len()],
 }
 
 impl NodeStats {
@@ -21,6 +26,19 @@ impl NodeStats {
             self.records_out.load(Ordering::Relaxed),
             self.errors.load(Ordering::Relaxed),
         )
+    }
+
+    /// Failed calls of `kind`.
+    pub fn errors_of(&self, kind: FailureKind) -> u64 {
+        FailureKind::ALL.iter().position(|k| *k == kind).map_or(0, |i| self.errors_by_kind[i].load(Ordering::Relaxed))
+    }
+
+    /// Count one failed call of `kind` (in `errors` and `errors_by_kind`).
+    pub fn count_error(&self, kind: FailureKind) {
+        bump(&self.errors, 1);
+        if let Some(i) = FailureKind::ALL.iter().position(|k| *k == kind) {
+            bump(&self.errors_by_kind[i], 1);
+        }
     }
 }
 

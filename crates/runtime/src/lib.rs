@@ -33,6 +33,7 @@ mod host;
 mod pipeline;
 mod plan;
 mod report;
+mod telemetry;
 
 pub use app::{AppFolder, AppParameter, ENV_FILE, SCHEMA_CONTENT_TYPE, STATE_FILE};
 pub use dead_letter::{dead_letter, failure_document, ERROR_PROPERTY, FAILURE_KIND_PROPERTY, OPERATION_PROPERTY};
@@ -42,5 +43,6 @@ pub use host::HostSettings;
 pub use pipeline::{Outcome, Pipeline, Running};
 pub use plan::{plan_for_graph, plan_with_schemas, WasmOperatorFactory};
 pub use report::{metrics_summary, summary};
+pub use telemetry::LiveFigures;
 pub use wasmgraph_config::ParameterValues;
 pub use wasmgraph_deployment::{Deployment, ErrorPolicy};

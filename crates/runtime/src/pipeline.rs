@@ -16,6 +16,7 @@ use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
 use crate::dead_letter::{self, DeadLetters};
+use crate::telemetry::{self, ConnectorCounters};
 use crate::{graph, plan, HostSettings, RuntimeError};
 
 /// Everything a pipeline is made of. Build one with [`Pipeline::new`] or
@@ -48,6 +49,9 @@ pub struct Pipeline {
     /// Before starting, wait up to this long for the source to receive (an
     /// MQTT subscription granted); [`Running::ready`] tells how it went.
     pub ready_timeout: Option<Duration>,
+    /// Time every module call (for the call-latency histograms of
+    /// [`Running::figures`]): two clock reads per call, so off unless telemetry is on.
+    pub time_calls: bool,
 }
 
 impl Pipeline {
@@ -67,6 +71,7 @@ impl Pipeline {
             workers: 1,
             echo: false,
             ready_timeout: None,
+            time_calls: false,
         }
     }
 
@@ -112,7 +117,8 @@ impl Pipeline {
     pub fn start(self) -> Result<Running, RuntimeError> {
         let checked = graph::load_graph(&self.graph, &self.modules, &self.parameters)?;
         let (runtime, metrics) = self.host.start_for(instances_needed(&checked, self.workers))?;
-        let plan = plan::plan_with_schemas(&checked, &runtime, &self.host.module_schemas)?;
+        let mut plan = plan::plan_with_schemas(&checked, &runtime, &self.host.module_schemas)?;
+        let calls = if self.time_calls { telemetry::time_calls(&mut plan) } else { Vec::new() };
         let mut opened = self.open_connectors()?;
         let ready = self.ready_timeout.is_none_or(|t| opened.source.wait_ready(t));
         let Connectors { source, sink, dead_letters, services } = opened;
@@ -136,6 +142,7 @@ impl Pipeline {
             notes: services.notes().to_vec(),
             stats: stats.clone(),
             metrics,
+            live: telemetry::Live::new(&self.name, &watch.source, &watch.sink, calls, &plan),
             summaries: watch.summaries.clone(),
             dead_letters,
             source: Some(source),
@@ -210,6 +217,7 @@ pub struct Running {
     notes: Vec<String>,
     stats: Arc<Stats>,
     metrics: Arc<MetricsRegistry>,
+    live: telemetry::Live,
     summaries: Arc<Mutex<Vec<String>>>,
     dead_letters: Option<Arc<Mutex<DeadLetters>>>,
     /// Held until [`Running::launch`]'s thread takes it.
@@ -222,8 +230,13 @@ pub struct Running {
 
 impl Running {
     fn launch(mut self, plan: wasmgraph_engine::Plan, sink: Box<dyn Sink>, echo: bool, options: RunOptions) -> Self {
-        let source = self.source.take().map(|s| Box::new(Watched { inner: s, summaries: self.summaries.clone() }));
-        let sink: Box<dyn Sink> = Box::new(WatchedSink { inner: sink, echo, summaries: self.summaries.clone() });
+        let source = self.source.take().map(|s| Box::new(Watched { inner: s, summaries: self.summaries.clone(), counters: self.live.connectors.clone() }));
+        let sink: Box<dyn Sink> = Box::new(WatchedSink {
+            inner: sink,
+            echo,
+            summaries: self.summaries.clone(),
+            counters: self.live.connectors.clone(),
+        });
         let stats = self.stats.clone();
         self.thread = source.map(|source| {
             std::thread::spawn(move || wasmgraph_engine::run(plan, source as Box<dyn Source>, sink, stats, options))
@@ -255,6 +268,12 @@ impl Running {
     /// Counters per operation, live.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+
+    /// Everything the telemetry exporters read (operations, source, sink,
+    /// module metrics), live; it stays valid after the run ends.
+    pub fn figures(&self) -> crate::LiveFigures {
+        crate::LiveFigures { stats: self.stats.clone(), metrics: self.metrics.clone(), live: self.live.clone() }
     }
 
     /// The source and sink, described for the user.
@@ -298,17 +317,24 @@ pub struct Outcome {
 struct Watched {
     inner: Box<dyn Source>,
     summaries: Arc<Mutex<Vec<String>>>,
+    counters: Arc<ConnectorCounters>,
 }
 
 impl Source for Watched {
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll, ConnectorError> {
-        self.inner.poll(max, wait)
+        let poll = self.inner.poll(max, wait)?;
+        if let Poll::Data(items) = &poll {
+            ConnectorCounters::add(&self.counters.with_ack, items.iter().filter(|i| i.ack.is_some()).count());
+        }
+        Ok(poll)
     }
     fn describe(&self) -> String {
         self.inner.describe()
     }
     fn ack(&mut self, tokens: &[u64]) -> Result<(), ConnectorError> {
-        self.inner.ack(tokens)
+        self.inner.ack(tokens)?;
+        ConnectorCounters::add(&self.counters.acked, tokens.len());
+        Ok(())
     }
     fn wait_ready(&mut self, timeout: Duration) -> bool {
         self.inner.wait_ready(timeout)
@@ -328,18 +354,19 @@ struct WatchedSink {
     inner: Box<dyn Sink>,
     echo: bool,
     summaries: Arc<Mutex<Vec<String>>>,
+    counters: Arc<ConnectorCounters>,
 }
 
 impl Sink for WatchedSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        self.inner.write(record)?;
+        self.inner.write(record).inspect_err(|_| ConnectorCounters::add(&self.counters.sink_failed, 1))?;
         if self.echo {
             println!("{}", wasmgraph_connectors::file::record_to_json(record));
         }
         Ok(())
     }
     fn flush(&mut self) -> Result<(), ConnectorError> {
-        self.inner.flush()
+        self.inner.flush().inspect_err(|_| ConnectorCounters::add(&self.counters.sink_failed, 1))
     }
     fn describe(&self) -> String {
         self.inner.describe()

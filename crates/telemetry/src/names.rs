@@ -26,6 +26,7 @@ pub fn label_name(key: &str) -> String {
     }
 }
 
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 /// `name` as a valid OpenTelemetry instrument name:
 /// `[A-Za-z][A-Za-z0-9_./-]{0,254}`.
 pub fn instrument_name(name: &str) -> String {

@@ -4,5 +4,6 @@ pub mod build;
 pub mod new;
 pub mod publish;
 pub mod run;
+pub mod telemetry;
 pub mod test;
 pub mod validate;

@@ -62,6 +62,8 @@ pub struct RunArgs {
     /// Where compiled modules are cached (default: ~/.cache/wasmgraph).
     #[arg(long, env = "WASMGRAPH_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub telemetry: super::telemetry::TelemetryArgs,
 }
 
 impl RunArgs {
@@ -107,6 +109,7 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        pipeline.time_calls = self.telemetry.config().enabled();
         let app = match &self.app {
             Some(dir) => AppFolder::load(dir)?,
             None => AppFolder::of_graph(&pipeline.graph)?,
@@ -124,9 +127,11 @@ impl RunArgs {
         let modules = self.modules.clone().unwrap_or_else(|| PathBuf::from("."));
         let pipeline = self.configure(Pipeline::files(&self.graph, modules, input, &self.output), true)?;
         let running = pipeline.start()?;
+        let telemetry = self.telemetry.start(&running)?;
         let progress =
             running.remaining().filter(|&n| n >= 200).map(|n| crate::progress::bar(running.stats().clone(), n));
         let outcome = running.wait();
+        telemetry.shutdown();
         if let Some((bar, handle)) = progress {
             bar.finish_and_clear();
             let _ = handle.join();
@@ -162,10 +167,12 @@ impl RunArgs {
         pipeline.echo = self.echo;
         pipeline.ready_timeout = Some(Duration::from_secs(30));
         let running = pipeline.start()?;
+        let telemetry = self.telemetry.start(&running)?;
         let Some(stop) = running.stop_handle() else { bail!("this source cannot be stopped; run it with --input") };
         crate::signals::stop_on_signals(stop.clone())?;
         announce(&running, self.echo);
         let outcome = running.wait();
+        telemetry.shutdown();
         if let Ok(o) = &outcome {
             print_live_summary(o);
         }

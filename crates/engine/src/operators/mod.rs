@@ -44,7 +44,7 @@ impl NodeCtx {
 
     /// Count, log and report one failed call; the record goes to the error policy.
     pub fn failed(&self, failure: Failure, records: &[Record]) {
-        bump(&self.stats.node(self.index).errors, 1);
+        self.stats.node(self.index).count_error(failure.kind);
         let time = records.first().map(|r| r.time.to_wire()).unwrap_or_default();
         tracing::warn!(
             operation = %self.name,
