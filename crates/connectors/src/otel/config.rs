@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reqwest::Url;
 use serde::{Deserialize, Deserializer};
+use url::Url;
 
 use crate::ConnectorError;
 

@@ -1,5 +1,6 @@
 //! Sending OTLP export requests: over gRPC with opentelemetry-proto's tonic
-//! clients, or over HTTP/protobuf with reqwest; and what a failure means.
+//! clients, or over HTTP/protobuf with hyper's client; and what a failure
+//! means.
 //!
 //! Failures are sorted as the OTLP specification sorts them:
 //! * retryable (the collector is unreachable, overloaded or timed out: gRPC
@@ -51,10 +52,17 @@ pub(crate) struct Accepted {
     pub message: String,
 }
 
+// One per sink, made once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Transport {
     Grpc { metrics: MetricsServiceClient<Channel>, logs: LogsServiceClient<Channel>, metadata: MetadataMap },
-    Http { client: reqwest::Client, metrics_url: String, logs_url: String, headers: reqwest::header::HeaderMap },
+    Http { client: HttpClient, metrics_url: hyper::Uri, logs_url: hyper::Uri, headers: hyper::HeaderMap },
 }
+
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
 
 /// A connection to one collector, with the runtime its I/O runs on.
 pub(crate) struct Exporter {
@@ -184,35 +192,40 @@ fn grpc(endpoint: &OtelEndpoint, headers: &BTreeMap<String, String>) -> Result<T
 
 /// The HTTP client: `<url>/v1/metrics` and `<url>/v1/logs`.
 fn http(endpoint: &OtelEndpoint, headers: &BTreeMap<String, String>) -> Result<Transport, ConnectorError> {
-    use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+    use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
     let url = endpoint.base_url()?;
     let base = url.as_str().trim_end_matches('/').to_string();
-    let mut map = HeaderMap::new();
+    let mut map = hyper::HeaderMap::new();
     map.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
     for (name, value) in headers {
         let bad = |e: String| config_error(endpoint, format!("header '{name}': {e}"));
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(e.to_string()))?;
         map.insert(name, HeaderValue::from_str(value).map_err(|e| bad(e.to_string()))?);
     }
-    // reqwest's rustls has no crypto provider of its own here (ring is ours),
-    // so it always gets a configuration: plain HTTP one that trusts nothing.
+    let uri = |path: &str| {
+        format!("{base}{path}")
+            .parse::<hyper::Uri>()
+            .map_err(|e| config_error(endpoint, format!("URL {base}{path}: {e}")))
+    };
     let tls = match url.scheme() {
         "https" => rustls_config(endpoint, endpoint.tls.as_ref())?,
+        // Plain HTTP never uses it; the connector wants one all the same.
         _ => rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| config_error(endpoint, format!("TLS: {e}")))?
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth(),
     };
-    let builder =
-        reqwest::Client::builder().connect_timeout(endpoint.timeout).no_proxy().tls_backend_preconfigured(tls);
-    let client = builder.build().map_err(|e| config_error(endpoint, format!("HTTP client: {e}")))?;
-    Ok(Transport::Http {
-        client,
-        metrics_url: format!("{base}/v1/metrics"),
-        logs_url: format!("{base}/v1/logs"),
-        headers: map,
-    })
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(Some(endpoint.timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+    Ok(Transport::Http { client, metrics_url: uri("/v1/metrics")?, logs_url: uri("/v1/logs")?, headers: map })
 }
 
 /// rustls settings for OTLP/HTTP: the CA file's or the system's roots, and
@@ -255,22 +268,29 @@ fn rustls_config(endpoint: &OtelEndpoint, tls: Option<&OtelTls>) -> Result<rustl
 }
 
 async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    headers: &reqwest::header::HeaderMap,
+    client: &HttpClient,
+    url: &hyper::Uri,
+    headers: &hyper::HeaderMap,
     timeout: Duration,
     body: Vec<u8>,
 ) -> Result<Vec<u8>, Failure> {
-    let response = client
-        .post(url)
-        .headers(headers.clone())
-        .timeout(timeout)
-        .body(body)
-        .send()
+    use http_body_util::BodyExt as _;
+    let retry = |what: String| Failure::Retry(format!("POST {url}: {what}"));
+    let mut request = hyper::Request::post(url.clone())
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| Failure::Fatal(format!("POST {url}: {e}")))?;
+    *request.headers_mut() = headers.clone();
+    let response = tokio::time::timeout(timeout, client.request(request))
         .await
-        .map_err(|e| Failure::Retry(format!("POST {url}: {}", chain(&e))))?;
+        .map_err(|_| retry(format!("no answer within {timeout:?}")))?
+        .map_err(|e| retry(chain(&e)))?;
     let status = response.status();
-    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    let body = tokio::time::timeout(timeout, response.into_body().collect())
+        .await
+        .map_err(|_| retry(format!("the answer did not complete within {timeout:?}")))?
+        .map_err(|e| retry(chain(&e)))?
+        .to_bytes()
+        .to_vec();
     if status.is_success() {
         return Ok(body);
     }
@@ -283,7 +303,7 @@ async fn post(
     })
 }
 
-/// An error with its causes (reqwest's own text omits them).
+/// An error with its causes (hyper's own text omits them).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -193,7 +193,7 @@ fn telemetry(i: u64) -> serde_json::Value {
         "description": "test metric", "timestamp": BASE + i * 1000,
         "attributes": [{"key": "line", "value": format!("l{}", i % 3)}, {"key": "seq", "value": i.to_string()}]
     }]});
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         payload["logs"] = json!([{"value": format!("reading {i}"), "level": "warn", "timestamp": BASE + i * 1000 + 1,
                                   "attributes": [{"key": "seq", "value": i.to_string()}]}]);
     }
@@ -275,7 +275,7 @@ fn expected(n: u64) -> Vec<Seen> {
         };
         let attributes = vec![("line".to_string(), format!("l{}", i % 3)), ("seq".to_string(), i.to_string())];
         out.push((format!("plant.{type_name}"), shape, value, BASE + i * 1000, attributes));
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             let shape = "log 13 WARN".to_string();
             out.push((
                 format!("reading {i}"),
@@ -430,4 +430,126 @@ fn refused_data_is_dropped_and_refused_credentials_stop_the_sink() {
     sink.write(&one()).unwrap();
     let error = sink.flush().unwrap_err().to_string();
     assert!(error.contains("Unauthenticated"), "{error}");
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate signed
+/// by it (openssl, P-256 keys): `ca.pem`, `server.{pem,key}`, `client.{pem,key}`.
+fn certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output();
+        let out = out.expect("openssl runs (scripts/setup.sh installs it)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ca = ["req", "-x509", "-days", "2", "-subj", "/CN=otel test CA", "-keyout", "ca.key", "-out", "ca.pem"];
+    let ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"];
+    openssl(&[&ca[..], &ec[..], &ca_ext[..]].concat());
+    for (name, usage, san) in [("server", "serverAuth", "IP:127.0.0.1"), ("client", "clientAuth", "DNS:client")] {
+        let csr = format!("{name}.csr");
+        let key = format!("{name}.key");
+        openssl(&[&["req", "-subj", &format!("/CN={name}"), "-keyout", &key, "-out", &csr][..], &ec[..]].concat());
+        let ext = format!("{name}.ext");
+        let text = format!("basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\nsubjectAltName={san}\n");
+        std::fs::write(dir.join(&ext), text).unwrap();
+        let pem = format!("{name}.pem");
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-extfile",
+            &ext,
+        ]);
+    }
+}
+
+/// OTLP/gRPC over TLS at `addr`, requiring a client certificate signed by the CA.
+fn grpc_tls(addr: SocketAddr, collector: Collector, certs: &std::path::Path) -> Receiver {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |name: &str| std::fs::read(certs.join(name)).unwrap();
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read("server.pem"), read("server.key")))
+        .client_ca_root(Certificate::from_pem(read("ca.pem")));
+    let runtime = runtime();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
+    let server = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .unwrap()
+        .add_service(MetricsServiceServer::new(collector.clone()))
+        .add_service(LogsServiceServer::new(collector.clone()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    runtime.spawn(server);
+    Receiver { collector, runtime: Some(runtime) }
+}
+
+/// OTLP/HTTP over TLS at `addr` (rustls), requiring a client certificate.
+fn http_tls(addr: SocketAddr, collector: Collector, certs: &std::path::Path) -> Receiver {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(certs.join("ca.pem")).unwrap()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
+    let chain = vec![CertificateDer::from_pem_file(certs.join("server.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(certs.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let runtime = runtime();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
+    let shared = collector.clone();
+    runtime.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (collector, acceptor) = (shared.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else { return };
+                let service = hyper::service::service_fn(move |r| collector.clone().http(r));
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    Receiver { collector, runtime: Some(runtime) }
+}
+
+#[test]
+fn tls_with_a_ca_file_and_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    for protocol in [OtelProtocol::Grpc, OtelProtocol::HttpProtobuf] {
+        let addr = free_addr();
+        let receiver = match protocol {
+            OtelProtocol::Grpc => grpc_tls(addr, Collector::default(), certs.path()),
+            OtelProtocol::HttpProtobuf => http_tls(addr, Collector::default(), certs.path()),
+        };
+        let mut endpoint = endpoint(protocol, addr);
+        endpoint.tls = Some(OtelTls {
+            ca_file: Some(certs.path().join("ca.pem")),
+            cert_file: Some(certs.path().join("client.pem")),
+            key_file: Some(certs.path().join("client.key")),
+        });
+        assert!(endpoint.describe().contains("https://127.0.0.1"), "{}", endpoint.describe());
+        let mut sink = OtelSink::connect(&endpoint, "otel-test").unwrap();
+        for i in 0..9 {
+            sink.write(&record(i, telemetry(i).to_string())).unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!(seen(&receiver.collector), expected(9), "{} over TLS", protocol.name());
+        assert_eq!(count(&sink.counters().retries), 0);
+        eprintln!("otel {} over mutual TLS: 9 messages delivered", protocol.name());
+    }
 }

@@ -16,7 +16,7 @@
 //! export times.
 //!
 //! **Transport.** OTLP/gRPC (tonic) or OTLP/HTTP with protobuf bodies
-//! (reqwest), TLS by rustls, headers for authentication. An unreachable
+//! (hyper), TLS by rustls, headers for authentication. An unreachable
 //! collector holds acknowledgements and is retried with backoff, so nothing is
 //! lost ([`OtelSink`] explains).
 
