@@ -5,7 +5,7 @@
 # issue 6 met or missed. A full run (all four benches, no --quick) also
 # replaces the figures in BENCHMARKS.md between its results markers.
 #
-# Usage: scripts/bench.sh [--quick] [operator|graph|mqtt|footprint|kafka ...]
+# Usage: scripts/bench.sh [--quick] [operator|graph|mqtt|footprint|kafka|peer|cluster ...]
 #   --quick   short runs, to check that the benches work (figures are noisy)
 #   names     run only these benches (default: all four, in that order)
 #
@@ -23,7 +23,7 @@ for a in "$@"; do
     case "$a" in
         --quick) quick=(--quick) ;;
         -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        operator|graph|mqtt|footprint|kafka) benches+=("$a") ;;  # kafka: opt-in (needs tansu, scripts/setup.sh)
+        operator|graph|mqtt|footprint|kafka|peer|cluster) benches+=("$a") ;;  # kafka, peer, cluster: opt-in (tansu; a Bytewax venv; cluster: 1 vs 2 processes, BENCHMARKS.md#cluster)
         *) echo "unknown argument: $a" >&2; exit 2 ;;
     esac
 done
@@ -44,10 +44,24 @@ if ((${#missing[@]})); then
     echo "building ${missing[*]}..." >&2
     scripts/build-examples.sh "${missing[@]}"
 fi
-if [[ ! -f examples/operators/map_py/bin/x86_64/release/map_py.wasm ]]; then
-    echo "building the Python map (componentize-py)..." >&2
-    cargo build -q -p wasmgraph-cli
-    target/debug/wasmgraph build --lang python examples/operators/map_py || echo "(the Python map did not build; its figures will be missing)" >&2
+for py in map_py filter_py; do
+    if [[ ! -f examples/operators/$py/bin/x86_64/release/$py.wasm ]]; then
+        echo "building the Python operator $py (componentize-py)..." >&2
+        cargo build -q -p wasmgraph-cli
+        target/debug/wasmgraph build --lang python examples/operators/$py || echo "($py did not build; its figures will be missing)" >&2
+    fi
+done
+
+# The peer of bench-peer: Bytewax in a venv of its own, made once.
+peer_args=()
+if [[ " ${benches[*]} " == *" peer "* ]]; then
+    venv="${WASMGRAPH_BENCH_VENV:-$HOME/.cache/wasmgraph/bench-venv}"
+    if ! "$venv/bin/python" -c 'import bytewax' 2>/dev/null; then
+        echo "installing bytewax==0.21.1 into $venv..." >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q bytewax==0.21.1
+    fi
+    peer_args=(--python "$venv/bin/python")
 fi
 
 if [[ ! -f crates/bench/guests/f2c/bin/x86_64/release/bench-f2c.wasm ]]; then
@@ -72,7 +86,9 @@ log="$out/results.log"
 : > "$log"
 for b in "${benches[@]}"; do
     echo "running bench-$b (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    "target/release/bench-$b" "${quick[@]}" | tee -a "$log" | grep '^FIGURE' | cut -f2- >> "$tsv" || {
+    extra=()
+    [[ "$b" == peer ]] && extra=("${peer_args[@]}")
+    "target/release/bench-$b" "${quick[@]}" "${extra[@]}" | tee -a "$log" | grep '^FIGURE' | cut -f2- >> "$tsv" || {
         echo "bench-$b failed" >&2
         exit 1
     }

@@ -11,6 +11,9 @@
 //! ratios against a limit measured in the same process and run wherever that
 //! is possible, because the machine is shared and absolute times drift.
 
+mod graphs;
+pub use graphs::{map_filter_plan, process_cpu_secs, run_plan, RunFigures};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -11,86 +11,8 @@
 //! `--only f2c|passthrough|complex` and `--workers 1|2` (one worker count only;
 //! the scaling figures then are not printed).
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Instant;
-
 use anyhow::{ensure, Result};
 use wasmgraph_bench::*;
-use wasmgraph_connectors::memory::MemorySource;
-use wasmgraph_engine::{Input, Node, NodeKind, OperatorFactory, Plan, RunOptions, Stats};
-use wasmgraph_host::{OperatorConfig, OperatorKind, Runtime};
-use wasmgraph_runtime::WasmOperatorFactory;
-
-fn simple_plan(rt: &Runtime, map_wasm: &std::path::Path, map_op: &str) -> Result<Plan> {
-    let temperature = rt.load(&example_wasm("temperature"))?;
-    let map_module = rt.load(map_wasm)?;
-    let factory = |module: &wasmgraph_host::Module, op: &str, kind| -> Arc<dyn OperatorFactory> {
-        Arc::new(WasmOperatorFactory::new(
-            rt.clone(),
-            module.clone(),
-            OperatorConfig { operation: op.into(), kind, properties: vec![], schemas: vec![] },
-        ))
-    };
-    let node = |name: &str, kind, from: Option<usize>, factory| Node {
-        name: name.into(),
-        kind,
-        inputs: from.map(|f| vec![Input { from: f, arm: None }]).unwrap_or_default(),
-        factory,
-        sequential: false,
-    };
-    Ok(Plan {
-        nodes: vec![
-            node("source", NodeKind::Source, None, None),
-            node("map", NodeKind::Map, Some(0), Some(factory(&map_module, map_op, OperatorKind::Map))),
-            node(
-                "filter",
-                NodeKind::Filter,
-                Some(1),
-                Some(factory(&temperature, "module-temperature/filter", OperatorKind::Filter)),
-            ),
-            node("sink", NodeKind::Sink, Some(2), None),
-        ],
-    })
-}
-
-/// CPU time (user + system) the process has used so far, threads that ended
-/// included, in seconds (clock ticks of 10 ms).
-fn process_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(14) + ticks(15)) / 100.0
-}
-
-/// Records/s of `plan` over `items`, and how many reached the sink; prints the
-/// CPU time per record (all threads), which the machine's load disturbs less
-/// than the rate.
-fn run(plan: Plan, items: Vec<wasmgraph_connectors::Incoming>, workers: usize) -> Result<(f64, u64)> {
-    let n = items.len();
-    let sink = CountingSink::default();
-    let seen = sink.0.clone();
-    let stats = Arc::new(Stats::for_plan(&plan));
-    let started = Instant::now();
-    let cpu = process_cpu_secs();
-    wasmgraph_engine::run(
-        plan,
-        Box::new(MemorySource::new(items)),
-        Box::new(sink),
-        stats,
-        RunOptions { workers, ..RunOptions::default() },
-    )?;
-    let secs = started.elapsed().as_secs_f64();
-    let cpu = process_cpu_secs() - cpu;
-    println!(
-        "  ({n} records, {workers} worker(s): {:.0} records/s, {:.2} us CPU per record)",
-        n as f64 / secs,
-        cpu * 1e6 / n as f64
-    );
-    Ok((n as f64 / secs, seen.count.load(Ordering::Relaxed)))
-}
 
 fn native_unit() -> u64 {
     thread_local! { static R: wasmgraph_types::Record = message(1, READING); }
@@ -134,8 +56,12 @@ fn main() -> Result<()> {
             machines.push(machine);
             // Interleave 1 and 2 workers so drifting load hits both.
             for &workers in &worker_counts {
-                let plan = simple_plan(&rt, &map_wasm, map_op)?;
-                let (rate, written) = run(plan, incoming(n, payload), workers)?;
+                let plan = map_filter_plan(
+                    &rt,
+                    (&map_wasm, map_op),
+                    (&example_wasm("temperature"), "module-temperature/filter"),
+                )?;
+                let RunFigures { rate, written, .. } = run_plan(plan, incoming(n, payload), workers)?;
                 ensure!(written == n as u64, "{label}: {written} of {n} records reached the sink");
                 rates[workers - 1].push(rate);
             }
@@ -209,7 +135,7 @@ fn main() -> Result<()> {
             let plan = load_plan(&graph, &modules, &values, &rt)?;
             let items = file_messages(&dir, times)?;
             count = items.len();
-            let (rate, written) = run(plan, items, workers)?;
+            let RunFigures { rate, written, .. } = run_plan(plan, items, workers)?;
             out = written;
             rates.push(rate);
         }
