@@ -44,6 +44,10 @@ pub enum Command {
     Publish(commands::publish::PublishArgs),
     /// Run graph test cases (`*.test.yaml`) and compare their output.
     Test(commands::test::TestArgs),
+    /// Push a module (.wasm) or graph definition (.yaml) to an OCI registry; prints its digest.
+    Push(commands::push::PushArgs),
+    /// Pull a module or graph definition from an OCI registry, verified by digest.
+    Pull(commands::pull::PullArgs),
 }
 
 impl Command {
@@ -55,6 +59,8 @@ impl Command {
             Command::Run(args) => args.execute(),
             Command::Publish(args) => args.execute(),
             Command::Test(args) => args.execute(),
+            Command::Push(args) => args.execute(),
+            Command::Pull(args) => args.execute(),
         }
     }
 }

@@ -8,11 +8,16 @@ use wasmgraph_connectors::mqtt::MqttEndpoint;
 use crate::native::{default_name, error_policy, graph_path, names};
 use crate::raw::{self, NodeType};
 use crate::{
-    check, invalid, looks_like_oci, parse, read, relative, Configuration, Deployment, DeploymentError, EndpointSpec,
+    check, invalid, parse, read, relative, Configuration, Deployment, DeploymentError, EndpointSpec, RegistryEndpoint,
     SinkSpec, SourceSpec,
 };
 
-pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<Deployment, DeploymentError> {
+pub(crate) fn load(
+    file: &Path,
+    text: &str,
+    companion: Option<&Path>,
+    cache_dir: Option<&Path>,
+) -> Result<Deployment, DeploymentError> {
     let d: raw::DataflowGraph = parse(file, text)?;
     let (companion_file, c) = read_companion(file, companion)?;
     let cfile = companion_file.as_deref().unwrap_or(file);
@@ -36,10 +41,13 @@ pub(crate) fn load(file: &Path, text: &str, companion: Option<&Path>) -> Result<
     let errors = error_policy(cfile, c.errors, &sink)?;
     check(cfile, &source, &sink, &errors, &endpoints)?;
     let graph = nodes.graph;
+    let registry = crate::oci::named_endpoint(cfile, &c.registry_endpoints, graph.registry_endpoint_ref.as_deref())?;
+    let artifact = Artifact { file, cfile, registry: registry.as_ref(), cache_dir };
     Ok(Deployment {
         file: file.to_path_buf(),
         name: if d.metadata.name.is_empty() { default_name(file) } else { d.metadata.name.clone() },
-        graph: artifact_file(file, cfile, &c.artifacts, &graph.artifact)?,
+        graph: artifact.file(&c.artifacts, &graph.artifact, graph.registry_endpoint_ref.as_deref())?,
+        registry,
         modules: c.modules.as_deref().map(|m| relative(cfile, m)),
         configuration: Configuration::Graph(
             graph.configuration.iter().map(|kv| (kv.key.clone(), kv.value.0.clone())).collect(),
@@ -90,23 +98,37 @@ fn endpoint<'e>(
     })
 }
 
-/// The graph artifact: mapped to a file by the companion, or a path itself.
-fn artifact_file(
-    file: &Path,
-    cfile: &Path,
-    artifacts: &BTreeMap<String, String>,
-    artifact: &str,
-) -> Result<PathBuf, DeploymentError> {
-    match artifacts.get(artifact) {
-        Some(path) => graph_path(cfile, path),
-        None if looks_like_oci(artifact) && !relative(file, artifact).exists() => Err(invalid(
-            file,
-            format!(
-                "graphSettings.artifact '{artifact}' is an OCI reference; pulling from registries is not supported \
-                 yet: map it to a local graph file under `artifacts:` in the companion file"
+/// Where the graph artifact comes from.
+struct Artifact<'a> {
+    file: &'a Path,
+    cfile: &'a Path,
+    registry: Option<&'a RegistryEndpoint>,
+    cache_dir: Option<&'a Path>,
+}
+
+impl Artifact<'_> {
+    /// The graph file: mapped to a file by the companion's `artifacts:`, a
+    /// path itself, or pulled from the registry `registryEndpointRef` names.
+    fn file(
+        &self,
+        artifacts: &BTreeMap<String, String>,
+        artifact: &str,
+        endpoint_ref: Option<&str>,
+    ) -> Result<PathBuf, DeploymentError> {
+        if let Some(path) = artifacts.get(artifact) {
+            return graph_path(self.cfile, path);
+        }
+        let missing = match endpoint_ref {
+            Some(name) => format!(
+                "registryEndpointRef '{name}' is not defined under `registryEndpoints:` in {}; define it there \
+                 (host, authentication) or map the artifact to a local graph file under `artifacts:`",
+                self.cfile.display()
             ),
-        )),
-        None => graph_path(file, artifact),
+            None => "the graph names no registryEndpointRef; name one defined under `registryEndpoints:` in the \
+                     companion file, or map the artifact to a local graph file under `artifacts:`"
+                .into(),
+        };
+        crate::oci::graph_file(self.file, artifact, self.registry, self.cache_dir, &missing)
     }
 }
 

@@ -18,10 +18,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
+pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
 pub use wasmgraph_state_store::StateStoreConfig;
 
 mod aio;
 mod native;
+mod oci;
 mod raw;
 mod yaml_budget;
 
@@ -33,8 +35,13 @@ pub struct Deployment {
     pub file: PathBuf,
     /// Its name (client ids and node ids derive from it).
     pub name: String,
-    /// The graph definition file.
+    /// The graph definition file (pulled into the cache when the deployment
+    /// names it by OCI reference).
     pub graph: PathBuf,
+    /// The registry module references (and the graph reference) resolve
+    /// against: `registry:` (wasmgraph), or the companion's
+    /// `registryEndpoints` entry a `registryEndpointRef` names (AIO).
+    pub registry: Option<RegistryEndpoint>,
     /// Where module references resolve; `None`: the graph file's folder.
     pub modules: Option<PathBuf>,
     /// Parameter values for the operations' `init`.
@@ -159,9 +166,15 @@ pub fn detect(text: &str) -> FileKind {
 /// Load a deployment file of either shape. `companion`: the endpoints file
 /// for a `DataflowGraph` (default: `endpoints.yaml` beside it, if present).
 pub fn load(file: &Path, companion: Option<&Path>) -> Result<Deployment, DeploymentError> {
+    load_in(file, companion, None)
+}
+
+/// [`load`], pulling a graph named by OCI reference into `<cache_dir>/oci`
+/// (default: the module cache, `WASMGRAPH_CACHE_DIR` or `~/.cache/wasmgraph`).
+pub fn load_in(file: &Path, companion: Option<&Path>, cache_dir: Option<&Path>) -> Result<Deployment, DeploymentError> {
     let text = read(file)?;
     match detect(&text) {
-        FileKind::DataflowGraph => aio::load(file, &text, companion),
+        FileKind::DataflowGraph => aio::load(file, &text, companion, cache_dir),
         FileKind::Deployment => {
             if let Some(c) = companion {
                 return Err(invalid(file, format!(
@@ -169,7 +182,7 @@ pub fn load(file: &Path, companion: Option<&Path>) -> Result<Deployment, Deploym
                     c.display()
                 )));
             }
-            native::load(file, &text)
+            native::load(file, &text, cache_dir)
         }
         FileKind::Graph => Err(invalid(file, "this is a graph definition, not a deployment".into())),
         FileKind::Unknown => Err(invalid(

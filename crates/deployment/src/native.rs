@@ -8,14 +8,16 @@ use crate::{
     check, invalid, looks_like_oci, parse, relative, Configuration, Deployment, DeploymentError, ErrorPolicy, SinkSpec,
 };
 
-pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentError> {
+pub(crate) fn load(file: &Path, text: &str, cache_dir: Option<&Path>) -> Result<Deployment, DeploymentError> {
     let d: raw::Native = parse(file, text)?;
     if d.kind != "Deployment" {
         return Err(invalid(file, format!("kind '{}': expected 'Deployment'", d.kind)));
     }
     let base = file.parent().unwrap_or(Path::new("."));
     let name = d.name.clone().unwrap_or_else(|| default_name(file));
-    let graph = graph_path(file, &d.graph)?;
+    let registry = crate::oci::endpoint(file, d.registry.as_ref())?;
+    let missing = "no `registry:` says where it resolves (host, authentication, tls)";
+    let graph = crate::oci::graph_file(file, &d.graph, registry.as_ref(), cache_dir, missing)?;
     let mut endpoints = d.endpoints;
     endpoints.values_mut().for_each(|e| e.resolve_paths(base));
     let (mut source, mut sink) = (d.source, d.sink);
@@ -36,6 +38,7 @@ pub(crate) fn load(file: &Path, text: &str) -> Result<Deployment, DeploymentErro
         file: file.to_path_buf(),
         name,
         graph,
+        registry,
         modules: d.modules.as_deref().map(|m| relative(file, m)),
         configuration,
         source,
@@ -56,8 +59,8 @@ pub(crate) fn graph_path(file: &Path, graph: &str) -> Result<std::path::PathBuf,
         return Err(invalid(
             file,
             format!(
-                "graph '{graph}' looks like an OCI reference; pulling graphs from registries is not supported yet: \
-                 `oras pull` it (or copy the graph file) and give its path"
+                "graph '{graph}' looks like an OCI reference but is not a valid one (`[host/]repository:tag` in \
+                 lowercase, or `...@sha256:<digest>`), nor a file"
             ),
         ));
     }

@@ -66,6 +66,8 @@ pub struct Native {
     pub name: Option<String>,
     pub graph: String,
     pub modules: Option<String>,
+    /// Where OCI references (the graph, its modules) resolve.
+    pub registry: Option<wasmgraph_oci::RegistryEndpointSpec>,
     #[serde(default)]
     pub configuration: BTreeMap<String, BTreeMap<String, Scalar>>,
     pub source: SourceSpec,
@@ -185,6 +187,9 @@ pub struct Companion {
     pub endpoints: BTreeMap<String, EndpointSpec>,
     #[serde(default)]
     pub artifacts: BTreeMap<String, String>,
+    /// AIO `RegistryEndpoint` specs by name (what `registryEndpointRef` names).
+    #[serde(default)]
+    pub registry_endpoints: BTreeMap<String, wasmgraph_oci::RegistryEndpointSpec>,
     pub modules: Option<String>,
     pub errors: Option<ErrorPolicy>,
     pub max_message_size: Option<usize>,

@@ -12,8 +12,17 @@ use crate::RuntimeError;
 /// Validate the graph at `path` against the modules in `modules` with
 /// `values`; every problem is reported at once, with file, line and column.
 pub fn load_graph(path: &Path, modules: &Path, values: &ParameterValues) -> Result<Graph, RuntimeError> {
-    let catalog = ModuleDirectory::new(modules);
-    let graph = wasmgraph_config::load_graph(path, Some(&catalog), values).map_err(|errors| RuntimeError::Graph {
+    load_graph_in(path, &ModuleDirectory::new(modules), values)
+}
+
+/// [`load_graph`] with modules from `catalog` (a folder and a registry:
+/// [`crate::RegistryCatalog`]).
+pub fn load_graph_in(
+    path: &Path,
+    catalog: &dyn wasmgraph_config::ModuleCatalog,
+    values: &ParameterValues,
+) -> Result<Graph, RuntimeError> {
+    let graph = wasmgraph_config::load_graph(path, Some(catalog), values).map_err(|errors| RuntimeError::Graph {
         file: path.to_path_buf(),
         problems: errors.iter().map(|e| e.to_string()).collect(),
     })?;

@@ -16,6 +16,8 @@ use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
 use crate::dead_letter::{self, DeadLetters};
+use crate::registry::RegistryCatalog;
+use crate::swap::LiveModules;
 use crate::telemetry::{self, ConnectorCounters};
 use crate::{graph, plan, HostSettings, RuntimeError};
 
@@ -30,6 +32,9 @@ pub struct Pipeline {
     pub graph: PathBuf,
     /// Where module references resolve.
     pub modules: PathBuf,
+    /// The registry that module references (`name:tag`, `host/repo@sha256:..`)
+    /// resolve against; `None`: the modules folder only.
+    pub registry: Option<wasmgraph_oci::RegistryEndpoint>,
     /// Parameter values for the operations' `init`, by operation.
     pub parameters: ParameterValues,
     /// Where messages come from.
@@ -62,6 +67,7 @@ impl Pipeline {
             name: "wasmgraph".into(),
             graph: graph.into(),
             modules: modules.into(),
+            registry: None,
             parameters: ParameterValues::new(),
             source,
             sink,
@@ -100,6 +106,7 @@ impl Pipeline {
         Ok(Pipeline {
             name: d.name.clone(),
             parameters: graph::deployment_values(d)?,
+            registry: d.registry.clone(),
             errors: d.errors.clone(),
             endpoints: d.endpoints.clone(),
             host: HostSettings { state_store: d.state_store.clone(), ..HostSettings::default() },
@@ -115,9 +122,12 @@ impl Pipeline {
     /// Check the graph, load its modules, open the connectors and start the
     /// engine on a thread of its own.
     pub fn start(self) -> Result<Running, RuntimeError> {
-        let checked = graph::load_graph(&self.graph, &self.modules, &self.parameters)?;
+        let catalog = RegistryCatalog::new(&self.modules, self.registry.as_ref(), self.host.cache_dir.as_deref())?;
+        let checked = graph::load_graph_in(&self.graph, &catalog, &self.parameters)?;
         let (runtime, metrics) = self.host.start_for(instances_needed(&checked, self.workers))?;
-        let mut plan = plan::plan_with_schemas(&checked, &runtime, &self.host.module_schemas)?;
+        let live = LiveModules::for_run(&catalog, self.registry.as_ref(), &runtime)?;
+        let mut plan = plan::plan_live(&checked, &runtime, &self.host.module_schemas, &live)?;
+        live.watch_for(&catalog, self.registry.as_ref(), &runtime);
         let calls = if self.time_calls { telemetry::time_calls(&mut plan) } else { Vec::new() };
         let mut opened = self.open_connectors()?;
         let ready = self.ready_timeout.is_none_or(|t| opened.source.wait_ready(t));

@@ -10,6 +10,7 @@ use wasmgraph_engine::{Failure, Input, Node, Operator, OperatorFactory, Plan};
 use wasmgraph_host::{CallError, Module, ModuleSchema, OperatorConfig, Runtime};
 use wasmgraph_types::{DataModel, Hlc, OperatorKind, Record};
 
+use crate::swap::{LiveModule, LiveModules, LiveOperator};
 use crate::RuntimeError;
 
 /// Turn a checked graph (validated with a module catalog, so every module
@@ -23,6 +24,17 @@ pub fn plan_for_graph(graph: &Graph, runtime: &Runtime) -> Result<Plan, RuntimeE
 /// `init` after those its graph names (an application folder's
 /// `TK_SCHEMA_CONFIG_PATH`, see [`crate::AppFolder`]).
 pub fn plan_with_schemas(graph: &Graph, runtime: &Runtime, schemas: &[ModuleSchema]) -> Result<Plan, RuntimeError> {
+    plan_live(graph, runtime, schemas, &LiveModules::default())
+}
+
+/// Like [`plan_with_schemas`], with the operations of the modules in `live`
+/// moving to a new version when its tag moves (see [`crate::LiveModules`]).
+pub fn plan_live(
+    graph: &Graph,
+    runtime: &Runtime,
+    schemas: &[ModuleSchema],
+    live: &LiveModules,
+) -> Result<Plan, RuntimeError> {
     let order: Vec<_> = graph.topological_order().collect();
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
     let mut modules = Modules { runtime, loaded: HashMap::new() };
@@ -38,7 +50,9 @@ pub fn plan_with_schemas(graph: &Graph, runtime: &Runtime, schemas: &[ModuleSche
                 let module = modules.load(&node.name, module_ref)?;
                 let sequential = module.imports_state_store();
                 let config = operator_config(kind, node, schemas);
-                (Some(Arc::new(WasmOperatorFactory { runtime: runtime.clone(), module, config }) as _), sequential)
+                let live = module_ref.path.as_ref().and_then(|p| live.get(p, &config));
+                let factory = WasmOperatorFactory { runtime: runtime.clone(), module, config, live };
+                (Some(Arc::new(factory) as _), sequential)
             }
             _ => (None, false),
         };
@@ -97,17 +111,23 @@ pub struct WasmOperatorFactory {
     runtime: Runtime,
     module: Module,
     config: OperatorConfig,
+    /// Set when the module is watched for new versions.
+    live: Option<Arc<LiveModule>>,
 }
 
 impl WasmOperatorFactory {
     /// A factory for `config.operation`, running `module` on `runtime`.
     pub fn new(runtime: Runtime, module: Module, config: OperatorConfig) -> Self {
-        WasmOperatorFactory { runtime, module, config }
+        WasmOperatorFactory { runtime, module, config, live: None }
     }
 }
 
 impl OperatorFactory for WasmOperatorFactory {
     fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
+        if let Some(live) = &self.live {
+            let op = LiveOperator::new(self.runtime.clone(), live.clone(), self.config.clone())?;
+            return Ok(Box::new(op));
+        }
         wasmgraph_host::ModuleInstance::instantiate(&self.runtime, &self.module, self.config.clone())
             .map(|op| Box::new(WasmOperator(op)) as Box<dyn Operator>)
             .map_err(|e| e.to_string())

@@ -3,6 +3,9 @@
 pub mod build;
 pub mod new;
 pub mod publish;
+pub mod pull;
+pub mod push;
+pub mod registry;
 pub mod run;
 pub mod telemetry;
 pub mod test;

@@ -62,12 +62,17 @@ pub struct RunArgs {
     /// Where compiled modules are cached (default: ~/.cache/wasmgraph).
     #[arg(long, env = "WASMGRAPH_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Where OCI references resolve: the graph given by reference, and its
+    /// modules' `module: name:tag` (a deployment's own registry otherwise).
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArgs,
     #[command(flatten)]
     pub telemetry: super::telemetry::TelemetryArgs,
 }
 
 impl RunArgs {
-    pub fn execute(self) -> anyhow::Result<ExitCode> {
+    pub fn execute(mut self) -> anyhow::Result<ExitCode> {
+        self.graph = super::registry::graph_file(&self.graph, &self.registry, self.cache_dir.as_ref())?;
         let text = std::fs::read_to_string(&self.graph).with_context(|| format!("reading {}", self.graph.display()))?;
         let kind = wasmgraph_deployment::detect(&text);
         let deployment = matches!(kind, FileKind::Deployment | FileKind::DataflowGraph);
@@ -80,7 +85,8 @@ impl RunArgs {
             }
             Some(input) => self.execute_files(input.clone()),
             None if deployment => {
-                let d = wasmgraph_deployment::load(&self.graph, self.endpoints.as_deref())?;
+                let d =
+                    wasmgraph_deployment::load_in(&self.graph, self.endpoints.as_deref(), self.cache_dir.as_deref())?;
                 self.execute_live(Pipeline::from_deployment(&d)?, false)
             }
             None => {
@@ -109,6 +115,9 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        if let Some(registry) = self.registry.endpoint(None)? {
+            pipeline.registry = Some(registry);
+        }
         pipeline.time_calls = self.telemetry.config().enabled();
         let app = match &self.app {
             Some(dir) => AppFolder::load(dir)?,
