@@ -67,8 +67,6 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A client for `endpoint` (if any) whose pulls are kept in `cache`.
     pub fn new(endpoint: Option<RegistryEndpoint>, cache: Cache) -> Result<Self, OciError> {
-        // rustls needs one process-wide crypto provider; the workspace uses ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = ClientConfig {
             connect_timeout: Some(Duration::from_secs(5)),
             read_timeout: Some(Duration::from_secs(60)),
