@@ -57,6 +57,7 @@ pub(crate) fn load(
         errors,
         endpoints,
         state_store: crate::state_store(cfile, c.state_store),
+        cluster: None,
     })
 }
 

@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
 pub use wasmgraph_state_store::StateStoreConfig;
+pub use cluster::ClusterSpec;
 
 mod aio;
+mod cluster;
 mod native;
 mod oci;
 mod raw;
@@ -57,6 +59,9 @@ pub struct Deployment {
     /// Where the operators' state store keeps its keys (`stateStore:`;
     /// default in memory); a relative embedded path is already resolved.
     pub state_store: StateStoreConfig,
+    /// Run as a timely cluster of several processes (`cluster:`; wasmgraph's
+    /// own shape only). `hostsFile` is already resolved.
+    pub cluster: Option<ClusterSpec>,
 }
 
 impl Deployment {

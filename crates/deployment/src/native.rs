@@ -46,7 +46,18 @@ pub(crate) fn load(file: &Path, text: &str, cache_dir: Option<&Path>) -> Result<
         errors,
         endpoints,
         state_store: crate::state_store(file, d.state_store),
+        cluster: cluster(file, d.cluster)?,
     })
+}
+
+/// The `cluster:` section, checked, its `hostsFile` resolved.
+fn cluster(file: &Path, spec: Option<crate::ClusterSpec>) -> Result<Option<crate::ClusterSpec>, DeploymentError> {
+    let Some(mut spec) = spec else { return Ok(None) };
+    if let Some(problem) = spec.check().into_iter().next() {
+        return Err(invalid(file, problem));
+    }
+    spec.resolve_paths(file.parent().unwrap_or(Path::new(".")));
+    Ok(Some(spec))
 }
 
 pub(crate) fn default_name(file: &Path) -> String {

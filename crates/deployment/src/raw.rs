@@ -76,6 +76,7 @@ pub struct Native {
     #[serde(default)]
     pub endpoints: BTreeMap<String, EndpointSpec>,
     pub state_store: Option<StateStoreConfig>,
+    pub cluster: Option<crate::ClusterSpec>,
 }
 
 /// AIO's `DataflowGraph` resource.

@@ -26,6 +26,7 @@
 //! settings: `Pipeline::from_deployment(&wasmgraph_deployment::load(path, None)?)`.
 
 mod app;
+mod cluster;
 mod dead_letter;
 mod error;
 mod graph;
@@ -50,4 +51,5 @@ pub use swap::{LiveModules, LiveOperator};
 pub use telemetry::LiveFigures;
 pub use wasmgraph_config::ParameterValues;
 pub use wasmgraph_deployment::{Deployment, ErrorPolicy};
+pub use wasmgraph_engine::Cluster;
 pub use wasmgraph_oci::RegistryEndpoint;

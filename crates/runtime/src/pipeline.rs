@@ -11,7 +11,7 @@ use wasmgraph_connector::{ConnectorError, Poll, Sink, Source, StopHandle};
 use wasmgraph_connectors::file::{FileSinkSpec, FileSourceSpec};
 use wasmgraph_connectors::{EndpointSpec, OpenContext, Services, SinkSpec, SourceSpec};
 use wasmgraph_deployment::{Deployment, ErrorPolicy};
-use wasmgraph_engine::{RunError, RunOptions, RunReport, Stats};
+use wasmgraph_engine::{Cluster, RunError, RunOptions, RunReport, Stats};
 use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
@@ -19,7 +19,7 @@ use crate::dead_letter::{self, DeadLetters};
 use crate::registry::RegistryCatalog;
 use crate::swap::LiveModules;
 use crate::telemetry::{self, ConnectorCounters};
-use crate::{graph, plan, HostSettings, RuntimeError};
+use crate::{cluster, graph, plan, HostSettings, RuntimeError};
 
 /// Everything a pipeline is made of. Build one with [`Pipeline::new`] or
 /// [`Pipeline::from_deployment`], adjust the public fields, then
@@ -49,6 +49,10 @@ pub struct Pipeline {
     pub host: HostSettings,
     /// Timely worker threads.
     pub workers: usize,
+    /// Run as one process of a timely cluster (`--processes/--process/--hosts`,
+    /// or a deployment's `cluster:`); see the `cluster` module for what each
+    /// process reads and writes.
+    pub cluster: Option<Cluster>,
     /// Also print every result record to stdout as a JSON line.
     pub echo: bool,
     /// Before starting, wait up to this long for the source to receive (an
@@ -75,6 +79,7 @@ impl Pipeline {
             endpoints: BTreeMap::new(),
             host: HostSettings::default(),
             workers: 1,
+            cluster: None,
             echo: false,
             ready_timeout: None,
             time_calls: false,
@@ -122,6 +127,14 @@ impl Pipeline {
     /// Check the graph, load its modules, open the connectors and start the
     /// engine on a thread of its own.
     pub fn start(self) -> Result<Running, RuntimeError> {
+        match self.cluster.clone() {
+            Some(c) => cluster::for_process(self, &c)?.start_process(),
+            None => self.start_process(),
+        }
+    }
+
+    /// [`Pipeline::start`] once the pipeline is this process's share.
+    fn start_process(self) -> Result<Running, RuntimeError> {
         let catalog = RegistryCatalog::new(&self.modules, self.registry.as_ref(), self.host.cache_dir.as_deref())?;
         let checked = graph::load_graph_in(&self.graph, &catalog, &self.parameters)?;
         let (runtime, metrics) = self.host.start_for(instances_needed(&checked, self.workers))?;
@@ -143,6 +156,7 @@ impl Pipeline {
             node_id: self.name.clone(),
             on_error,
             poll_wait: POLL_WAIT,
+            cluster: self.cluster.clone(),
             ..RunOptions::default()
         };
         let running = Running {
@@ -168,14 +182,21 @@ impl Pipeline {
     fn open_connectors(&self) -> Result<Connectors, RuntimeError> {
         let mut services = Services::new();
         let endpoint = |name: Option<&str>| name.and_then(|n| self.endpoints.get(n));
-        let source = self
-            .source
-            .open(endpoint(self.source.endpoint_name()), &mut self.context("source", &mut services))
-            .map_err(|source| RuntimeError::Connector { what: "source", source })?;
-        let sink = self
-            .sink
-            .open(endpoint(self.sink.endpoint_name()), &mut self.context("sink", &mut services))
-            .map_err(|source| RuntimeError::Connector { what: "sink", source })?;
+        let source = match (&self.cluster, &self.source) {
+            (Some(c), SourceSpec::File(f)) => cluster::file_part(f, c)?,
+            _ => self
+                .source
+                .open(endpoint(self.source.endpoint_name()), &mut self.context("source", &mut services))
+                .map_err(|source| RuntimeError::Connector { what: "source", source })?,
+        };
+        // In a cluster every record is written on process 0: the others open no sink.
+        let sink: Box<dyn Sink> = match &self.cluster {
+            Some(c) if c.process != 0 => Box::new(cluster::Elsewhere::new(&self.sink)),
+            _ => self
+                .sink
+                .open(endpoint(self.sink.endpoint_name()), &mut self.context("sink", &mut services))
+                .map_err(|source| RuntimeError::Connector { what: "sink", source })?,
+        };
         let dead_letters = match &self.errors {
             ErrorPolicy::Drop => None,
             ErrorPolicy::DeadLetter(SinkSpec::File(f)) => Some(DeadLetters::Lines { path: f.path.clone(), file: None }),

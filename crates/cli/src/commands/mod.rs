@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod build;
+pub mod cluster;
 pub mod new;
 pub mod publish;
 pub mod pull;

@@ -56,9 +56,13 @@ pub struct RunArgs {
     /// unless --modules says otherwise. Default: the folder holding the graph.
     #[arg(long, value_name = "DIR")]
     pub app: Option<PathBuf>,
-    /// Worker threads.
+    /// Worker threads (per process, in a cluster).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Run as one process of a timely cluster (see docs/cluster.md).
+    /// (Boxed: `Command`'s variants stay of similar size.)
+    #[command(flatten)]
+    pub cluster: Box<super::cluster::ClusterArgs>,
     /// Where compiled modules are cached (default: ~/.cache/wasmgraph).
     #[arg(long, env = "WASMGRAPH_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -87,7 +91,9 @@ impl RunArgs {
             None if deployment => {
                 let d =
                     wasmgraph_deployment::load_in(&self.graph, self.endpoints.as_deref(), self.cache_dir.as_deref())?;
-                self.execute_live(Pipeline::from_deployment(&d)?, false)
+                let mut pipeline = Pipeline::from_deployment(&d)?;
+                pipeline.cluster = self.cluster.resolve(d.cluster.as_ref())?;
+                self.execute_live(pipeline, false)
             }
             None => {
                 if self.endpoints.is_some() {
@@ -115,6 +121,9 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        if pipeline.cluster.is_none() {
+            pipeline.cluster = self.cluster.resolve(None)?;
+        }
         if let Some(registry) = self.registry.endpoint(None)? {
             pipeline.registry = Some(registry);
         }
@@ -177,8 +186,11 @@ impl RunArgs {
         pipeline.ready_timeout = Some(Duration::from_secs(30));
         let running = pipeline.start()?;
         let telemetry = self.telemetry.start(&running)?;
-        let Some(stop) = running.stop_handle() else { bail!("this source cannot be stopped; run it with --input") };
-        crate::signals::stop_on_signals(stop.clone())?;
+        // A source that ends by itself (a deployment reading files) runs to its end.
+        let stop = running.stop_handle();
+        if let Some(stop) = &stop {
+            crate::signals::stop_on_signals(stop.clone())?;
+        }
         announce(&running, self.echo);
         let outcome = running.wait();
         telemetry.shutdown();
@@ -186,7 +198,7 @@ impl RunArgs {
             print_live_summary(o);
         }
         outcome?;
-        if !stop.is_stopped() {
+        if stop.is_some_and(|s| !s.is_stopped()) {
             bail!("the source ended unexpectedly");
         }
         Ok(ExitCode::SUCCESS)
