@@ -68,7 +68,7 @@ impl Prometheus {
             .unwrap();
         let me = Prometheus { child, port, log };
         let until = Instant::now() + Duration::from_secs(60);
-        while !me.get("/-/ready").is_some_and(|(status, _)| status == 200) {
+        while me.get("/-/ready").is_none_or(|(status, _)| status != 200) {
             assert!(Instant::now() < until, "prometheus did not get ready:\n{}", me.log());
             std::thread::sleep(Duration::from_millis(100));
         }
