@@ -33,6 +33,7 @@ mod graph;
 mod host;
 mod pipeline;
 mod plan;
+mod record_failures;
 mod registry;
 mod report;
 mod swap;

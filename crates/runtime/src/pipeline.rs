@@ -16,6 +16,7 @@ use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
 use crate::dead_letter::{self, DeadLetters};
+use crate::record_failures::RecordFailures;
 use crate::registry::RegistryCatalog;
 use crate::swap::LiveModules;
 use crate::telemetry::{self, ConnectorCounters};
@@ -58,6 +59,9 @@ pub struct Pipeline {
     /// Before starting, wait up to this long for the source to receive (an
     /// MQTT subscription granted); [`Running::ready`] tells how it went.
     pub ready_timeout: Option<Duration>,
+    /// How far ahead of the host clock a message's own time may be before it
+    /// is refused (see [`RunOptions::max_clock_skew`]).
+    pub max_clock_skew: Duration,
     /// Time every module call (for the call-latency histograms of
     /// [`Running::figures`]): two clock reads per call, so off unless telemetry is on.
     pub time_calls: bool,
@@ -82,6 +86,7 @@ impl Pipeline {
             cluster: None,
             echo: false,
             ready_timeout: None,
+            max_clock_skew: wasmgraph_engine::DEFAULT_MAX_CLOCK_SKEW,
             time_calls: false,
         }
     }
@@ -151,12 +156,14 @@ impl Pipeline {
             Some((handler, shared)) => (Some(handler), Some(shared)),
             None => (None, None),
         };
+        let sink = Box::new(RecordFailures::new(sink, &plan, stats.clone(), on_error.clone()));
         let options = RunOptions {
             workers: self.workers,
             node_id: self.name.clone(),
             on_error,
             poll_wait: POLL_WAIT,
             cluster: self.cluster.clone(),
+            max_clock_skew: self.max_clock_skew,
             ..RunOptions::default()
         };
         let running = Running {

@@ -11,6 +11,12 @@ pub fn summary(stats: &Stats) -> String {
         let (i, o, e) = s.get();
         out.push_str(&format!("{name:<width$} {i:>10} {o:>10} {e:>8}\n"));
     }
+    let future = stats.future_times.load(std::sync::atomic::Ordering::Relaxed);
+    if future > 0 {
+        out.push_str(&format!(
+            "{future} message(s) had a time too far ahead of the host clock and got the host's time instead\n"
+        ));
+    }
     out
 }
 

@@ -72,6 +72,11 @@ pub struct RunArgs {
     pub registry: super::registry::RegistryArgs,
     #[command(flatten)]
     pub telemetry: super::telemetry::TelemetryArgs,
+    /// Seconds a message's own time (MQTT `__ts`) may be ahead of this host's
+    /// clock; a time further ahead is refused (the message gets the host's
+    /// time, and is counted and logged) so it cannot hold windows open.
+    #[arg(long, env = "WASMGRAPH_MAX_CLOCK_SKEW", value_name = "SECONDS", default_value_t = 300)]
+    pub max_clock_skew: u64,
 }
 
 impl RunArgs {
@@ -128,6 +133,7 @@ impl RunArgs {
             pipeline.registry = Some(registry);
         }
         pipeline.time_calls = self.telemetry.config().enabled();
+        pipeline.max_clock_skew = Duration::from_secs(self.max_clock_skew);
         let app = match &self.app {
             Some(dir) => AppFolder::load(dir)?,
             None => AppFolder::of_graph(&pipeline.graph)?,
