@@ -27,6 +27,7 @@
 //! `wasmgraph::module::stdout` and `::stderr`), one per line.
 
 mod bindings;
+mod cache;
 mod convert;
 mod error;
 mod imports;

@@ -285,11 +285,12 @@ impl Runtime {
         let engine = &self.inner.engine;
         let cached = self.inner.cache_dir.as_ref().map(|d| d.join(format!("{digest}.cwasm")));
         if let Some(file) = &cached {
-            if let Ok(code) = std::fs::read(file) {
+            if let Some(code) = crate::cache::read_verified(file, name) {
                 // SAFETY: the file was written by `Component::serialize` of this
                 // wasmtime version and engine settings (both are part of its
-                // path), into a directory only wasmgraph writes; wasmtime checks
-                // the header and refuses incompatible code.
+                // path), into a private directory only wasmgraph writes, and its
+                // bytes match the digest recorded when it was compiled (see
+                // cache.rs); wasmtime checks the header and refuses incompatible code.
                 match unsafe { Component::deserialize(engine, &code) } {
                     Ok(c) => {
                         self.inner.disk_hits.fetch_add(1, Ordering::Relaxed);
@@ -320,19 +321,8 @@ impl Runtime {
     }
 }
 
-/// Write `component`'s compiled code to `file` atomically (temp file + rename).
+/// Write `component`'s compiled code to `file` with its digest (cache.rs).
 fn store(file: &Path, component: &Component) -> Result<(), String> {
     let code = component.serialize().map_err(|e| format!("{e:#}"))?;
-    let dir = file.parent().ok_or("cache path has no directory")?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, code).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, file).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        e.to_string()
-    })
+    crate::cache::store(file, &code)
 }

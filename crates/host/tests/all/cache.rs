@@ -55,6 +55,26 @@ fn a_corrupt_cache_entry_is_recompiled() {
     assert_eq!(second.stats().compiled, 1);
 }
 
+/// Issue 18: another module's compiled code swapped in under this module's
+/// name is detected by its digest and not run; the module is compiled again.
+#[test]
+fn a_swapped_cache_entry_is_detected_and_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = runtime_in(dir.path());
+    let mine = first.load(&fixture("passthrough")).unwrap();
+    let other = first.load(&fixture("invalid-output")).unwrap();
+    let entries = walk(first.cache_dir().unwrap());
+    let entry_of = |digest: &str| entries.iter().find(|p| p.to_string_lossy().contains(digest)).unwrap().clone();
+    std::fs::copy(entry_of(other.digest()), entry_of(mine.digest())).unwrap();
+    let second = runtime_in(dir.path());
+    let m = second.load(&fixture("passthrough")).unwrap();
+    assert_eq!(m.cache_source(), CacheSource::Compiled, "the swapped entry was not loaded");
+    assert_eq!((second.stats().compiled, second.stats().disk_hits), (1, 0));
+    let t = TestRuntime { rt: second, services: Services::default(), _cache: tempfile::tempdir().unwrap() };
+    let mut op = t.operator("passthrough", OperatorKind::Map);
+    assert_eq!(payload_text(&op.map(&message("mine")).unwrap()), "mine", "passthrough's own code runs");
+}
+
 #[test]
 fn a_file_that_is_not_a_component_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -67,13 +87,14 @@ fn a_file_that_is_not_a_component_is_an_error() {
     assert!(err.to_string().contains("cannot read module"), "{err}");
 }
 
+/// The compiled entries under `dir` (not their `.sha256` digests).
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
             out.extend(walk(&p));
-        } else {
+        } else if p.extension().is_some_and(|e| e == "cwasm") {
             out.push(p);
         }
     }
