@@ -234,3 +234,29 @@ impl Client {
         }
     }
 }
+
+/// The component of the guest crate at `crate_dir` (relative to the
+/// workspace root), built with `wasmgraph build` on first use when missing.
+pub fn built_guest(crate_dir: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join(crate_dir);
+    let find = || {
+        std::fs::read_dir(dir.join("bin/x86_64/release"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "wasm"))
+    };
+    if let Some(p) = find() {
+        return p;
+    }
+    eprintln!("building {} (first run only)", dir.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph")).arg("build").arg(&dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`wasmgraph build {}` failed (scripts/setup.sh installs the guest toolchain):\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    find().expect("wasmgraph build produced no .wasm")
+}

@@ -1,5 +1,13 @@
 //! A built-in MQTT 5 broker (rumqttd) on localhost, for running a graph when
 //! no broker is configured. It keeps messages in memory only.
+//!
+//! Its limits, stated to the user when it starts ([`EmbeddedBroker::notes`]):
+//! rumqttd acknowledges a QoS 1 publish (PUBACK) as soon as it has it in
+//! memory, so publishes the graph has not taken yet when the process stops
+//! (SIGTERM included: rumqttd has no shutdown to drain it) or crashes are
+//! lost although their publishers were told they were delivered. For
+//! at-least-once delivery across restarts, name a broker with persistence
+//! (mosquitto, AIO's broker) as the endpoint.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -84,6 +92,9 @@ impl EmbeddedBroker {
         let a = self.addr;
         vec![
             format!("embedded MQTT 5 broker on {a} (no broker configured); it keeps messages in memory only"),
+            "  limits:   it acknowledges publishes on receipt, so those the graph has not taken when wasmgraph stops \
+             (Ctrl-C, SIGTERM) or crashes are lost; use a persistent broker endpoint for at-least-once delivery"
+                .to_string(),
             format!(
                 "  publish:  mosquitto_pub -V 5 -h {} -p {} -q 1 -t TOPIC -m '{{\"temperature\": 21.5}}'",
                 a.ip(),
