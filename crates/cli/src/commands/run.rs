@@ -126,6 +126,9 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        if let Some(registry) = self.registry.endpoint(None)? {
+            pipeline.registry = Some(registry);
+        }
         if pipeline.cluster.is_none() {
             pipeline.cluster = self.cluster.resolve(None)?;
         }
