@@ -16,8 +16,6 @@ use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
 use crate::dead_letter::{self, DeadLetters};
-use crate::registry::RegistryCatalog;
-use crate::swap::LiveModules;
 use crate::record_failures::RecordFailures;
 use crate::registry::RegistryCatalog;
 use crate::swap::LiveModules;

@@ -132,9 +132,6 @@ impl RunArgs {
         if pipeline.cluster.is_none() {
             pipeline.cluster = self.cluster.resolve(None)?;
         }
-        if let Some(registry) = self.registry.endpoint(None)? {
-            pipeline.registry = Some(registry);
-        }
         pipeline.time_calls = self.telemetry.config().enabled();
         pipeline.max_clock_skew = Duration::from_secs(self.max_clock_skew);
         let app = match &self.app {
