@@ -54,11 +54,33 @@ fn a_graph_reference_is_pulled_from_the_registry_and_says_why_not() {
 fn aio_registry_endpoint_ref_names_a_companion_entry() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let manifest = "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowGraph\nmetadata:\n  name: g\nspec:\n  nodes:\n\
-    - nodeType: Source\n      name: s\n      sourceSettings:\n        endpointRef: default\n        dataSources: [a]\n\
-    - nodeType: Graph\n      name: graph\n      graphSettings:\n        registryEndpointRef: reg\n        artifact: graph-simple:1.0.0\n\
-    - nodeType: Destination\n      name: d\n      destinationSettings:\n        endpointRef: default\n        dataDestination: b\n\
-  nodeConnections:\n    - from: {name: s}\n      to: {name: graph}\n    - from: {name: graph}\n      to: {name: d}\n";
+    let manifest = r#"apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowGraph
+metadata:
+  name: g
+spec:
+  nodes:
+    - nodeType: Source
+      name: s
+      sourceSettings:
+        endpointRef: default
+        dataSources: [a]
+    - nodeType: Graph
+      name: graph
+      graphSettings:
+        registryEndpointRef: reg
+        artifact: graph-simple:1.0.0
+    - nodeType: Destination
+      name: d
+      destinationSettings:
+        endpointRef: default
+        dataDestination: b
+  nodeConnections:
+    - from: {name: s}
+      to: {name: graph}
+    - from: {name: graph}
+      to: {name: d}
+"#;
     let file = write(dir.path(), "graph.yaml", manifest);
     write(
         dir.path(),
