@@ -17,10 +17,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use cluster::ClusterSpec;
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
 pub use wasmgraph_state_store::StateStoreConfig;
-pub use cluster::ClusterSpec;
 
 mod aio;
 mod cluster;

@@ -134,7 +134,8 @@ fn execute(run: &Arc<RunState>) -> Result<(), RunError> {
     let config = cluster::timely_config(&run.options);
     let worker_run = run.clone();
     let Some(place) = run.options.cluster.clone() else {
-        let guards = timely::execute(config, move |worker| worker_main(worker, &worker_run)).map_err(RunError::Engine)?;
+        let guards =
+            timely::execute(config, move |worker| worker_main(worker, &worker_run)).map_err(RunError::Engine)?;
         for result in guards.join() {
             result.map_err(RunError::Engine)?;
         }

@@ -43,10 +43,8 @@ fn a_far_future_time_gets_the_host_time_and_is_counted() {
     let options = RunOptions { max_clock_skew: Duration::from_secs(60), ..RunOptions::default() };
     run(plan, Box::new(MemorySource::new(input)), Box::new(sink.clone()), stats.clone(), options).unwrap();
     let records = sink.records();
-    let times: Vec<(String, u64)> = records
-        .iter()
-        .map(|r| (String::from_utf8_lossy(r.data.payload()).into_owned(), r.time.nanos))
-        .collect();
+    let times: Vec<(String, u64)> =
+        records.iter().map(|r| (String::from_utf8_lossy(r.data.payload()).into_owned(), r.time.nanos)).collect();
     assert_eq!(times.len(), 3, "{times:?}");
     assert_eq!(times[0].0, "future");
     assert!(times[0].1 >= start && times[0].1 < start + 60_000_000_000, "host time, not the far future: {times:?}");

@@ -268,7 +268,9 @@ pub struct Running {
 
 impl Running {
     fn launch(mut self, plan: wasmgraph_engine::Plan, sink: Box<dyn Sink>, echo: bool, options: RunOptions) -> Self {
-        let source = self.source.take().map(|s| Box::new(Watched { inner: s, summaries: self.summaries.clone(), counters: self.live.connectors.clone() }));
+        let source = self.source.take().map(|s| {
+            Box::new(Watched { inner: s, summaries: self.summaries.clone(), counters: self.live.connectors.clone() })
+        });
         let sink: Box<dyn Sink> = Box::new(WatchedSink {
             inner: sink,
             echo,

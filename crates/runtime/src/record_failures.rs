@@ -36,7 +36,7 @@ impl RecordFailures {
         let operation = self.node.as_ref().map_or("sink", |(_, name)| name.as_str());
         if let Some((index, _)) = &self.node {
             if let Some((_, node)) = self.stats.nodes.get(*index) {
-                node.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                node.count_error(FailureKind::InvalidOutput);
             }
         }
         tracing::warn!(

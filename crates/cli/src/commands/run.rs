@@ -66,12 +66,12 @@ pub struct RunArgs {
     /// Where compiled modules are cached (default: ~/.cache/wasmgraph).
     #[arg(long, env = "WASMGRAPH_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub telemetry: super::telemetry::TelemetryArgs,
     /// Where OCI references resolve: the graph given by reference, and its
     /// modules' `module: name:tag` (a deployment's own registry otherwise).
     #[command(flatten)]
     pub registry: super::registry::RegistryArgs,
-    #[command(flatten)]
-    pub telemetry: super::telemetry::TelemetryArgs,
     /// Seconds a message's own time (MQTT `__ts`) may be ahead of this host's
     /// clock; a time further ahead is refused (the message gets the host's
     /// time, and is counted and logged) so it cannot hold windows open.
@@ -126,13 +126,13 @@ impl RunArgs {
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
+        pipeline.time_calls = self.telemetry.config().enabled();
         if let Some(registry) = self.registry.endpoint(None)? {
             pipeline.registry = Some(registry);
         }
         if pipeline.cluster.is_none() {
             pipeline.cluster = self.cluster.resolve(None)?;
         }
-        pipeline.time_calls = self.telemetry.config().enabled();
         pipeline.max_clock_skew = Duration::from_secs(self.max_clock_skew);
         let app = match &self.app {
             Some(dir) => AppFolder::load(dir)?,
