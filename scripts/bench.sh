@@ -48,7 +48,7 @@ for py in map_py filter_py; do
     if [[ ! -f examples/operators/$py/bin/x86_64/release/$py.wasm ]]; then
         echo "building the Python operator $py (componentize-py)..." >&2
         cargo build -q -p wasmgraph-cli
-        target/debug/wasmgraph build --lang python examples/operators/$py || echo "($py did not build; its figures will be missing)" >&2
+        "${CARGO_TARGET_DIR:-target}/debug/wasmgraph" build --lang python examples/operators/$py || echo "($py did not build; its figures will be missing)" >&2
     fi
 done
 
@@ -67,7 +67,7 @@ fi
 if [[ ! -f crates/bench/guests/f2c/bin/x86_64/release/bench-f2c.wasm ]]; then
     echo "building the bench guest crates/bench/guests/f2c..." >&2
     cargo build -q -p wasmgraph-cli
-    target/debug/wasmgraph build crates/bench/guests/f2c
+    "${CARGO_TARGET_DIR:-target}/debug/wasmgraph" build crates/bench/guests/f2c
 fi
 
 echo "building the benches (release)..." >&2

@@ -8,11 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build -q -p wasmgraph-cli
+# The CLI just built (CARGO_TARGET_DIR is honoured, as cargo honours it).
+wasmgraph="${CARGO_TARGET_DIR:-target}/debug/wasmgraph"
 if [ ! -f examples/operators/temperature/bin/x86_64/release/temperature.wasm ]; then
     bash scripts/build-examples.sh
 fi
 work=$(mktemp -d)
-target/debug/wasmgraph run examples/deployments/temperature.yaml --echo \
+"$wasmgraph" run examples/deployments/temperature.yaml --echo \
     >"$work/results.jsonl" 2>"$work/wasmgraph.log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -31,7 +33,7 @@ readings=$(ls examples/data/mixed/*_temperature.json | head -n 5)
 count=$(echo "$readings" | wc -l)
 echo "== wasmgraph publish --port $port --topic sensors/1/temperature ($count readings from examples/data/mixed)"
 # shellcheck disable=SC2086
-target/debug/wasmgraph publish --port "$port" --topic sensors/1/temperature $readings
+"$wasmgraph" publish --port "$port" --topic sensors/1/temperature $readings
 
 for _ in $(seq 100); do
     [ "$(wc -l <"$work/results.jsonl")" -ge "$count" ] && break
