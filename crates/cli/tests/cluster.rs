@@ -63,14 +63,7 @@ impl Proc {
     }
 
     fn wait_for(&mut self, text: &str, timeout: Duration) {
-        let until = Instant::now() + timeout;
-        while !self.log().contains(text) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wasmgraph exited ({status}) before printing '{text}':\n{}", self.log());
-            }
-            assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_text(&mut self.child, &self.log, text, timeout);
     }
 
     fn signal(&self, signal: &str) {

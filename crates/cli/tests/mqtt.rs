@@ -16,7 +16,6 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{root, Client, Received, Runtime};
@@ -25,30 +24,7 @@ use wasmgraph_test_mosquitto::{free_port, wait_port, Mosquitto};
 
 /// The `kinds` guest component, built once per test run when missing.
 fn kinds_module() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let dir = root().join("crates/test-guests/kinds");
-            let find = || {
-                std::fs::read_dir(dir.join("bin/x86_64/release"))
-                    .ok()?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .find(|p| p.extension().is_some_and(|e| e == "wasm"))
-            };
-            if let Some(p) = find() {
-                return p;
-            }
-            eprintln!("building {} (first run only)", dir.display());
-            let out = Command::new(env!("CARGO_BIN_EXE_wasmgraph")).arg("build").arg(&dir).output().unwrap();
-            assert!(
-                out.status.success(),
-                "`wasmgraph build {}` failed (scripts/setup.sh installs the guest toolchain):\n{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            find().expect("wasmgraph build produced no .wasm")
-        })
-        .clone()
+    common::built_guest("crates/test-guests/kinds")
 }
 
 const FILTER_GRAPH: &str = "metadata:\n  $schema: x\n  name: filter\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\

@@ -78,14 +78,7 @@ impl Runtime {
     /// Wait until its stderr shows `text`; panics (with the log) if it exits
     /// or `timeout` passes first.
     pub fn wait_for(&mut self, text: &str, timeout: Duration) {
-        let until = Instant::now() + timeout;
-        while !self.log().contains(text) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wasmgraph exited ({status}) before printing '{text}':\n{}", self.log());
-            }
-            assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_text(&mut self.child, &self.log, text, timeout);
     }
 
     /// SIGKILL: no clean-up of any kind, as in a crash.
@@ -237,6 +230,20 @@ impl Client {
 
 /// The component of the guest crate at `crate_dir` (relative to the
 /// workspace root), built with `wasmgraph build` on first use when missing.
+/// Wait until the log file of `child` shows `text`; panics (with the log) if
+/// the process exits or `timeout` passes first.
+pub fn wait_for_text(child: &mut Child, log: &Path, text: &str, timeout: Duration) {
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    let until = Instant::now() + timeout;
+    while !read().contains(text) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("wasmgraph exited ({status}) before printing '{text}':\n{}", read());
+        }
+        assert!(Instant::now() < until, "wasmgraph did not print '{text}' in time:\n{}", read());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn built_guest(crate_dir: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
