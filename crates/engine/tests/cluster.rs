@@ -6,48 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use wasmgraph_connectors::memory::{MemorySink, MemorySource};
 use wasmgraph_connectors::{ConnectorError, Incoming, Poll, Sink, Source};
-use wasmgraph_engine::{
-    run, Cluster, Failure, Input, Node, NodeKind, Operator, OperatorFactory, Plan, RunOptions, Stats,
-};
+use wasmgraph_engine::{run, Cluster, Input, Node, NodeKind, OperatorFactory, Plan, RunOptions, Stats};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
+mod common;
+
+use common::{text, Native};
+
 const SEC: u64 = 1_000_000_000;
-
-/// A native operator: the closure for the node's kind.
-#[derive(Clone, Default)]
-struct Native {
-    map: Option<fn(&Record) -> DataModel>,
-    fold: Option<fn(DataModel, &[Record]) -> DataModel>,
-    delay: Option<fn(&Record) -> Hlc>,
-}
-
-impl Operator for Native {
-    fn map(&mut self, r: &Record) -> Result<DataModel, Failure> {
-        Ok((self.map.unwrap())(r))
-    }
-    fn filter(&mut self, _: &Record) -> Result<bool, Failure> {
-        Ok(true)
-    }
-    fn branch(&mut self, _: &Record) -> Result<bool, Failure> {
-        Ok(true)
-    }
-    fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure> {
-        Ok((self.fold.unwrap())(staged, batch))
-    }
-    fn delay(&mut self, r: &Record) -> Result<Hlc, Failure> {
-        Ok((self.delay.unwrap())(r))
-    }
-}
-
-impl OperatorFactory for Native {
-    fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
-        Ok(Box::new(self.clone()))
-    }
-}
-
-fn text(r: &Record) -> String {
-    String::from_utf8_lossy(r.data.payload()).into_owned()
-}
 
 fn node(name: &str, kind: NodeKind, from: Option<usize>, op: Option<Native>, sequential: bool) -> Node {
     Node {
@@ -215,7 +181,7 @@ fn a_message_whose_record_a_delay_on_another_process_moved_waits_for_that_record
     // window delay there moves process 1's records to their window's end,
     // so process 1 learns of the moves only through the cluster.
     fn plan() -> Plan {
-        let same = Native { map: Some(|r| r.data.clone()), ..Native::default() };
+        let same = Native { map: Some(|r| Ok(r.data.clone())), ..Native::default() };
         Plan {
             nodes: vec![
                 node("source", NodeKind::Source, None, None, false),

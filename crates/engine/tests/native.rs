@@ -9,48 +9,11 @@ use wasmgraph_engine::{
 };
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
+mod common;
+
+use common::{text, Native};
+
 const SEC: u64 = 1_000_000_000;
-
-/// A native map's logic.
-type MapFn = fn(&Record) -> Result<DataModel, Failure>;
-
-/// One native operator: closures per kind, only the node's kind is used.
-#[derive(Clone, Default)]
-struct Native {
-    map: Option<MapFn>,
-    keep: Option<fn(&Record) -> bool>,
-    arm: Option<fn(&Record) -> bool>,
-    fold: Option<fn(DataModel, &[Record]) -> DataModel>,
-    delay: Option<fn(&Record) -> Hlc>,
-}
-
-impl Operator for Native {
-    fn map(&mut self, r: &Record) -> Result<DataModel, Failure> {
-        (self.map.unwrap())(r)
-    }
-    fn filter(&mut self, r: &Record) -> Result<bool, Failure> {
-        Ok((self.keep.unwrap())(r))
-    }
-    fn branch(&mut self, r: &Record) -> Result<bool, Failure> {
-        Ok((self.arm.unwrap())(r))
-    }
-    fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure> {
-        Ok((self.fold.unwrap())(staged, batch))
-    }
-    fn delay(&mut self, r: &Record) -> Result<Hlc, Failure> {
-        Ok((self.delay.unwrap())(r))
-    }
-}
-
-impl OperatorFactory for Native {
-    fn create(&self, _worker: usize) -> Result<Box<dyn Operator>, String> {
-        Ok(Box::new(self.clone()))
-    }
-}
-
-fn text(r: &Record) -> String {
-    String::from_utf8_lossy(r.data.payload()).into_owned()
-}
 
 fn with_payload(r: &Record, payload: String) -> DataModel {
     match &r.data {
