@@ -88,7 +88,7 @@ for b in "${benches[@]}"; do
     echo "running bench-$b (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     extra=()
     [[ "$b" == peer ]] && extra=("${peer_args[@]}")
-    "target/release/bench-$b" "${quick[@]}" "${extra[@]}" | tee -a "$log" | grep '^FIGURE' | cut -f2- >> "$tsv" || {
+    "${CARGO_TARGET_DIR:-target}/release/bench-$b" "${quick[@]}" "${extra[@]}" | tee -a "$log" | grep '^FIGURE' | cut -f2- >> "$tsv" || {
         echo "bench-$b failed" >&2
         exit 1
     }
