@@ -18,6 +18,7 @@ features=(
     wasmgraph-cli/mqtt-integration-tests
     wasmgraph-cli/kafka-integration-tests
     wasmgraph-connectors/otel-integration-tests
+    wasmgraph-cli/otel-integration-tests
     wasmgraph-cli/prometheus-integration-tests
     wasmgraph-oci/registry-integration-tests
     wasmgraph-cli/oci-integration-tests

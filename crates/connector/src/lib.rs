@@ -80,6 +80,35 @@ pub trait Source: Send {
     fn summary(&self) -> Option<String> {
         None
     }
+
+    /// A handle telemetry reads the source's lag through, from its own
+    /// thread, for protocols whose broker tells it (Kafka). `None` (the
+    /// default): the protocol has no notion of lag (MQTT, files).
+    fn lag_probe(&self) -> Option<std::sync::Arc<dyn LagProbe>> {
+        None
+    }
+}
+
+/// Reads how far a source is behind its broker. Called at scrape or export
+/// time, never per record, on another thread than the source's; it may ask
+/// the broker (and so take up to its own timeout).
+pub trait LagProbe: Send + Sync {
+    /// The lag of every partition the source owns now; empty when it owns
+    /// none, or has stopped.
+    fn lag(&self) -> Vec<PartitionLag>;
+}
+
+/// How far one partition of a source is behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Messages the broker holds past the consumer's committed position: the
+    /// partition's high watermark minus the offset the source commits next
+    /// (what `kafka-consumer-groups --describe` shows as LAG).
+    pub messages: u64,
 }
 
 /// Ends a source from another thread (a signal handler): the source then

@@ -21,7 +21,7 @@ mod tagged;
 
 pub use plugin::{Connector, OpenContext, Services};
 pub use registry::{EndpointSpec, SinkSpec, SourceSpec, TYPES};
-pub use wasmgraph_connector::{ConnectorError, Incoming, Poll, Sink, Source, StopHandle};
+pub use wasmgraph_connector::{ConnectorError, Incoming, LagProbe, PartitionLag, Poll, Sink, Source, StopHandle};
 
 /// `path` relative to `base` (the folder of the file it was written in),
 /// unless absolute.

@@ -293,7 +293,9 @@ fn split_host(text: &str) -> (String, Option<String>) {
     }
 }
 
-/// The credentials a Docker `config.json` holds for `host`.
+/// The credentials a Docker `config.json` holds for `host`, found as Docker
+/// finds them: the credential helper `credHelpers` names for the host, else
+/// the `credsStore` helper, else the `auths` entry.
 fn docker_config_auth(path: Option<&Path>, host: &str) -> Result<RegistryAuth, OciError> {
     let path = match path {
         Some(p) => p.to_path_buf(),
@@ -305,21 +307,22 @@ fn docker_config_auth(path: Option<&Path>, host: &str) -> Result<RegistryAuth, O
     let text = std::fs::read_to_string(&path).map_err(|e| OciError::io(&path, e))?;
     let bad = |m: String| OciError::Endpoint(format!("{}: {m}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let helper = match (json["credHelpers"][host].as_str(), json["credsStore"].as_str()) {
+        (Some(name), _) => Some((name, "credHelpers")),
+        (None, Some(name)) => Some((name, "credsStore")),
+        (None, None) => None,
+    };
+    if let Some((name, key)) = helper.filter(|(name, _)| !name.is_empty()) {
+        let program = format!("docker-credential-{name}");
+        return credential_helper(Path::new(&program), host).map_err(|m| bad(format!("{key} `{name}`: {m}")));
+    }
     let entry = json["auths"].as_object().and_then(|auths| {
         auths.iter().find(|(k, _)| {
             let k = k.trim_start_matches("https://").trim_start_matches("http://");
             k.split('/').next() == Some(host)
         })
     });
-    let Some((_, entry)) = entry else {
-        if json["credHelpers"].get(host).is_some() || json["credsStore"].is_string() {
-            return Err(bad(format!(
-                "credentials for {host} are kept by a credential helper, which wasmgraph does not run; \
-                 use `docker login` with a plain config or give Basic credentials"
-            )));
-        }
-        return Ok(RegistryAuth::Anonymous);
-    };
+    let Some((_, entry)) = entry else { return Ok(RegistryAuth::Anonymous) };
     if let Some(token) = entry["registrytoken"].as_str() {
         return Ok(RegistryAuth::Bearer(token.to_string()));
     }
@@ -334,6 +337,50 @@ fn docker_config_auth(path: Option<&Path>, host: &str) -> Result<RegistryAuth, O
         .ok_or_else(|| bad(format!("auths.{host}.auth is not base64 of `user:password`")))?;
     let (u, p) = decoded.split_once(':').ok_or_else(|| bad(format!("auths.{host}.auth is not `user:password`")))?;
     Ok(RegistryAuth::Basic(u.to_string(), p.to_string()))
+}
+
+/// Ask a Docker credential helper for `host`'s credentials, as Docker does:
+/// `<program> get` with the server address on stdin, answering
+/// `{"ServerURL", "Username", "Secret"}` on stdout. A helper that has none
+/// for the host ("credentials not found") means anonymous access.
+fn credential_helper(program: &Path, host: &str) -> Result<RegistryAuth, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let shown = program.display();
+    let mut child = Command::new(program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("the credential helper {shown} is not installed (not on PATH)"),
+            _ => format!("running {shown}: {e}"),
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading its input fails below with its own message.
+        let _ = stdin.write_all(host.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| format!("running {shown}: {e}"))?;
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
+    if !out.status.success() {
+        let message = [said(&out.stdout), said(&out.stderr)].join(" ");
+        if message.contains("credentials not found") {
+            return Ok(RegistryAuth::Anonymous);
+        }
+        return Err(format!("{shown} get {host} failed ({}): {}", out.status, message.trim()));
+    }
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{shown} get {host} did not answer JSON ({e}): {}", said(&out.stdout)))?;
+    match (reply["Username"].as_str(), reply["Secret"].as_str()) {
+        (Some("<token>"), Some(_)) => Err(format!(
+            "{shown} holds an identity token for {host} (an OAuth refresh token), which wasmgraph cannot exchange; \
+             give Basic credentials or a bearer token instead"
+        )),
+        (Some(user), Some(secret)) if !user.is_empty() => Ok(RegistryAuth::Basic(user.into(), secret.into())),
+        (_, Some(secret)) if !secret.is_empty() => Ok(RegistryAuth::Bearer(secret.into())),
+        _ => Err(format!("{shown} get {host} answered without `Username` and `Secret`")),
+    }
 }
 
 fn default_docker_config() -> Option<PathBuf> {
@@ -392,5 +439,49 @@ mod tests {
             other => panic!("expected basic, got {other:?}"),
         }
         assert!(matches!(docker_config_auth(Some(&file), "other.io").unwrap(), RegistryAuth::Anonymous));
+    }
+
+    /// A credential helper as Docker runs one: a script answering `get` with
+    /// the host it read on stdin, and "credentials not found" for others.
+    fn helper(dir: &Path) -> PathBuf {
+        let script = dir.join("docker-credential-wgtest");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread host\n\
+             case \"$host\" in\n  reg.example:5000) echo '{\"ServerURL\":\"reg.example:5000\",\"Username\":\"bob\",\"Secret\":\"s3\"}' ;;\n\
+             \x20 *) echo 'credentials not found in native keychain'; exit 1 ;;\nesac\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    #[test]
+    fn credential_helpers_are_run_as_docker_runs_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = helper(dir.path());
+        match credential_helper(&script, "reg.example:5000").unwrap() {
+            RegistryAuth::Basic(u, p) => assert_eq!((u.as_str(), p.as_str()), ("bob", "s3")),
+            other => panic!("expected basic, got {other:?}"),
+        }
+        assert!(matches!(credential_helper(&script, "other.io").unwrap(), RegistryAuth::Anonymous));
+    }
+
+    #[test]
+    fn a_missing_credential_helper_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        for config in [
+            r#"{"credsStore":"wgmissing-1","auths":{"reg.example:5000":{}}}"#,
+            r#"{"credHelpers":{"reg.example:5000":"wgmissing-1"}}"#,
+        ] {
+            std::fs::write(&file, config).unwrap();
+            let err = docker_config_auth(Some(&file), "reg.example:5000").unwrap_err().to_string();
+            assert!(err.contains("docker-credential-wgmissing-1 is not installed"), "{err}");
+            assert!(err.contains("config.json"), "names the file: {err}");
+        }
+        std::fs::write(&file, r#"{"credHelpers":{"other.io":"wgmissing-1"}}"#).unwrap();
+        assert!(matches!(docker_config_auth(Some(&file), "reg.example:5000").unwrap(), RegistryAuth::Anonymous));
     }
 }

@@ -173,7 +173,8 @@ impl Pipeline {
             notes: services.notes().to_vec(),
             stats: stats.clone(),
             metrics,
-            live: telemetry::Live::new(&self.name, &watch.source, &watch.sink, calls, &plan),
+            live: telemetry::Live::new(&self.name, &watch.source, &watch.sink, calls, &plan)
+                .with_lag(source.lag_probe()),
             summaries: watch.summaries.clone(),
             dead_letters,
             source: Some(source),

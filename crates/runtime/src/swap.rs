@@ -1,15 +1,33 @@
 //! Live updates: a module pulled by tag is watched while the graph runs; when
 //! the tag moves to a new digest, the new version is pulled (verified,
 //! cached), compiled and tried (one instance, its `init` must succeed), then
-//! published. Each operator instance switches before its next call, so every
-//! record is processed by exactly one version, and nothing is lost,
-//! repeated or reordered (the dataflow keeps running). A new version whose
-//! `init` fails is refused and the old one keeps running. Both digests are
-//! logged at each switch.
+//! scheduled at a **record time** `T`: every instance of the module, on every
+//! worker, processes records of time `< T` with the old version and records
+//! of time `>= T` with the new one (an accumulate group by its time). The
+//! switch is therefore a clean point between timely times: each record is
+//! processed by exactly one version, the same whichever worker gets it, and
+//! nothing is lost, repeated or reordered (the dataflow keeps running). A new
+//! version whose `init` fails is refused and the old one keeps running. Both
+//! digests and `T` are logged at each switch.
+//!
+//! **Choosing `T`** without stopping anything: instances publish the latest
+//! record time they are about to process ([`LiveModule::seen`], an atomic
+//! maximum, written only when an instance's own maximum grows) before they
+//! read the schedule. The watcher proposes `T` just past that maximum
+//! (rounded up to a whole millisecond, the `__ts` resolution, so that the
+//! boundary is visible in the output), then reads the maximum again: if an
+//! instance got to `T` meanwhile, it may have used the old version there, so
+//! the proposal is withdrawn and made again further on. While a proposal is
+//! open, an instance with a record at or past it waits (for the few
+//! instructions the watcher needs); records before it go on. Per call, an
+//! instance does one or two atomic loads (and the maximum when it grows).
+//!
+//! The instances of one process agree on `T`; the processes of a cluster each
+//! watch the registry and pick their own.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,24 +38,104 @@ use wasmgraph_types::{DataModel, Hlc, Record};
 
 use crate::{RegistryCatalog, RuntimeError};
 
-/// The version of one module new calls should use.
+/// No proposal is open.
+const NONE: u64 = u64::MAX;
+/// Versions an instance can still be asked for: records older than the
+/// switch before last are long out of the dataflow (it holds a few polls).
+const KEPT_VERSIONS: usize = 3;
+/// Proposals tried per switch before giving up until the next poll.
+const PROPOSALS: usize = 100;
+const MS: u64 = 1_000_000;
+
+/// One version of a module and the record time it applies from.
+#[derive(Clone)]
+struct Version {
+    generation: u64,
+    /// Records at or after this time (nanoseconds) use it.
+    from: u64,
+    module: Module,
+    digest: String,
+}
+
+/// The versions of one module new calls choose from.
 pub struct LiveModule {
     reference: Reference,
+    /// The newest version's generation (bumped once its `from` is fixed).
     generation: AtomicU64,
-    current: RwLock<(Module, String)>,
+    /// Oldest first; the last is the newest.
+    versions: RwLock<Vec<Version>>,
+    /// The record time of an open switch proposal, or [`NONE`].
+    proposed: AtomicU64,
+    /// The latest record time (nanoseconds) any instance has processed or
+    /// is about to.
+    seen: AtomicU64,
     /// The config of one operation using it: the trial instance's.
     probe: RwLock<Option<OperatorConfig>>,
 }
 
 impl LiveModule {
-    fn current(&self) -> (u64, Module) {
-        let generation = self.generation.load(Ordering::Acquire);
-        let module = self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone();
-        (generation, module)
+    fn new(reference: Reference, module: Module, digest: String) -> Self {
+        LiveModule {
+            reference,
+            generation: AtomicU64::new(0),
+            versions: RwLock::new(vec![Version { generation: 0, from: 0, module, digest }]),
+            proposed: AtomicU64::new(NONE),
+            seen: AtomicU64::new(0),
+            probe: RwLock::new(None),
+        }
     }
 
-    fn digest(&self) -> String {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    fn newest(&self) -> Version {
+        let versions = self.versions.read().unwrap_or_else(|e| e.into_inner());
+        versions.last().cloned().expect("a live module has a version")
+    }
+
+    /// The version for records at `nanos`: the newest whose `from` is not
+    /// after it (the oldest kept one if all are; see [`KEPT_VERSIONS`]).
+    fn version_at(&self, nanos: u64) -> Version {
+        let versions = self.versions.read().unwrap_or_else(|e| e.into_inner());
+        let at = versions.iter().rev().find(|v| v.from <= nanos).or(versions.first());
+        at.cloned().expect("a live module has a version")
+    }
+
+    /// Fix the record time from which `module` replaces the newest version,
+    /// and publish it; the time, or `None` when no proposal held (records
+    /// kept overtaking it).
+    fn schedule(&self, module: Module, digest: String) -> Option<u64> {
+        for _ in 0..PROPOSALS {
+            let at = (self.seen.load(SeqCst) / MS + 1) * MS;
+            self.proposed.store(at, SeqCst);
+            if self.seen.load(SeqCst) >= at {
+                // An instance reached `at` before it could see the proposal.
+                self.proposed.store(NONE, SeqCst);
+                std::thread::yield_now();
+                continue;
+            }
+            let generation = self.generation.load(SeqCst) + 1;
+            {
+                let mut versions = self.versions.write().unwrap_or_else(|e| e.into_inner());
+                versions.push(Version { generation, from: at, module, digest });
+                let extra = versions.len().saturating_sub(KEPT_VERSIONS);
+                versions.drain(..extra);
+            }
+            self.generation.store(generation, SeqCst);
+            self.proposed.store(NONE, SeqCst);
+            return Some(at);
+        }
+        None
+    }
+
+    /// Note that a record at `nanos` is about to be processed, then wait
+    /// while a proposal at or before it is open (see the module docs).
+    fn enter(&self, nanos: u64, own_max: &mut u64) {
+        if nanos > *own_max {
+            self.seen.fetch_max(nanos, SeqCst);
+            *own_max = nanos;
+        }
+        while self.proposed.load(SeqCst) <= nanos {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -73,12 +171,7 @@ impl LiveModules {
         let mut by_path = HashMap::new();
         for p in pulled.iter().filter(|p| p.reference.tag.is_some() && p.reference.digest.is_none()) {
             let module = runtime.load(&p.path).map_err(|e| format!("{}: {e}", p.reference))?;
-            let live = LiveModule {
-                reference: p.reference.clone(),
-                generation: AtomicU64::new(0),
-                current: RwLock::new((module, p.manifest_digest.clone())),
-                probe: RwLock::new(None),
-            };
+            let live = LiveModule::new(p.reference.clone(), module, p.manifest_digest.clone());
             by_path.entry(p.path.clone()).or_insert_with(|| Arc::new(live));
         }
         Ok(LiveModules { by_path })
@@ -125,10 +218,10 @@ fn sleep_while_alive(watched: &[Weak<LiveModule>], interval: Duration) -> bool {
     watched.iter().any(|w| w.strong_count() > 0)
 }
 
-/// One look at `live`'s tag: pull, compile, try and publish a new digest.
+/// One look at `live`'s tag: pull, compile, try and schedule a new digest.
 fn check(registry: &Registry, runtime: &Runtime, live: &LiveModule) {
     let r = &live.reference;
-    let old = live.digest();
+    let old = live.newest().digest;
     let new = match registry.current_digest(r) {
         Ok(d) if d == old => return,
         Ok(d) => d,
@@ -142,54 +235,107 @@ fn check(registry: &Registry, runtime: &Runtime, live: &LiveModule) {
         }
         Ok(module)
     });
-    match tried {
-        Ok(module) => {
-            *live.current.write().unwrap_or_else(|e| e.into_inner()) = (module, new.clone());
-            // A restart without the registry then runs the new version too.
-            if let Err(e) = registry.cache().set_tag(r, &new) {
-                tracing::warn!("recording {r} -> {new} in the cache: {e}");
-            }
-            live.generation.fetch_add(1, Ordering::AcqRel);
-            eprintln!("wasmgraph: module {r}: switching from {old} to {new}");
-            tracing::info!(module = %r, from = %old, to = %new, "module updated");
-        }
+    let module = match tried {
+        Ok(module) => module,
         Err(why) => {
             eprintln!("wasmgraph: module {r}: refusing {new} ({why}); {old} keeps running");
-            tracing::warn!(module = %r, refused = %new, running = %old, "module update refused: {why}");
+            return tracing::warn!(module = %r, refused = %new, running = %old, "module update refused: {why}");
         }
+    };
+    let Some(at) = live.schedule(module, new.clone()) else {
+        return tracing::warn!(module = %r, "records kept overtaking the switch to {new}; trying again at the next poll");
+    };
+    // A restart without the registry then runs the new version too.
+    if let Err(e) = registry.cache().set_tag(r, &new) {
+        tracing::warn!("recording {r} -> {new} in the cache: {e}");
     }
+    let time = Hlc::new(at, 0, "").to_wire();
+    eprintln!("wasmgraph: module {r}: switching from {old} to {new} for records from time {time}");
+    tracing::info!(module = %r, from = %old, to = %new, time = %time, "module updated");
 }
 
-/// An operator instance that moves to the module's newest version before
-/// its next call.
+/// An operator instance that processes each record with the version its
+/// time calls for (see the module docs), keeping an instance of each
+/// version it still needs.
 pub struct LiveOperator {
     runtime: Runtime,
     live: Arc<LiveModule>,
     config: OperatorConfig,
+    /// The newest generation this instance knows of, and its start time.
     generation: u64,
-    instance: ModuleInstance,
+    newest_from: u64,
+    /// The latest record time this instance published to [`LiveModule::seen`].
+    own_max: u64,
+    /// Instances by generation, oldest first.
+    instances: Vec<(u64, ModuleInstance)>,
+    /// Generations that could not start here: the next older instance
+    /// stands in for them.
+    refused: Vec<u64>,
 }
 
 impl LiveOperator {
-    /// An instance of `live`'s current version.
+    /// An instance of `live`'s newest version.
     pub fn new(runtime: Runtime, live: Arc<LiveModule>, config: OperatorConfig) -> Result<Self, String> {
-        let (generation, module) = live.current();
-        let instance = ModuleInstance::instantiate(&runtime, &module, config.clone()).map_err(|e| e.to_string())?;
-        Ok(LiveOperator { runtime, live, config, generation, instance })
+        let newest = live.newest();
+        let instance =
+            ModuleInstance::instantiate(&runtime, &newest.module, config.clone()).map_err(|e| e.to_string())?;
+        Ok(LiveOperator {
+            runtime,
+            live,
+            config,
+            generation: newest.generation,
+            newest_from: newest.from,
+            own_max: 0,
+            instances: vec![(newest.generation, instance)],
+            refused: Vec::new(),
+        })
     }
 
-    /// Between two calls: switch to a newer version if one was published. A
-    /// version that cannot start here is skipped (the old instance stays).
-    fn refresh(&mut self) {
-        if self.live.generation.load(Ordering::Acquire) == self.generation {
-            return;
+    /// The instance of the version for records at `time`.
+    fn at(&mut self, time: &Hlc) -> &mut ModuleInstance {
+        self.live.enter(time.nanos, &mut self.own_max);
+        if self.live.generation.load(SeqCst) != self.generation {
+            let newest = self.live.newest();
+            (self.generation, self.newest_from) = (newest.generation, newest.from);
+            self.prune();
         }
-        let (generation, module) = self.live.current();
-        match ModuleInstance::instantiate(&self.runtime, &module, self.config.clone()) {
-            Ok(instance) => self.instance = instance,
-            Err(e) => tracing::warn!(operation = %self.config.operation, "keeping the previous version: {e}"),
+        let want =
+            if time.nanos >= self.newest_from { self.generation } else { self.live.version_at(time.nanos).generation };
+        if !self.instances.iter().any(|(g, _)| *g == want) && !self.refused.contains(&want) {
+            self.start(want);
         }
-        self.generation = generation;
+        let index = self.instances.iter().rposition(|(g, _)| *g <= want).unwrap_or(0);
+        &mut self.instances[index].1
+    }
+
+    /// Start an instance of `generation`, kept in generation order; one that
+    /// cannot start here is noted and skipped, with a warning.
+    fn start(&mut self, generation: u64) {
+        let module = {
+            let versions = self.live.versions.read().unwrap_or_else(|e| e.into_inner());
+            versions.iter().find(|v| v.generation == generation).map(|v| v.module.clone())
+        };
+        let started = module.ok_or_else(|| "that version is no longer kept".to_string()).and_then(|m| {
+            ModuleInstance::instantiate(&self.runtime, &m, self.config.clone()).map_err(|e| e.to_string())
+        });
+        match started {
+            Ok(instance) => {
+                let at = self.instances.partition_point(|(g, _)| *g < generation);
+                self.instances.insert(at, (generation, instance));
+            }
+            Err(e) => {
+                tracing::warn!(operation = %self.config.operation, generation, "keeping the previous version: {e}");
+                self.refused.push(generation);
+            }
+        }
+    }
+
+    /// Drop instances of versions no longer kept (at least one stays).
+    fn prune(&mut self) {
+        let oldest = self.live.versions.read().unwrap_or_else(|e| e.into_inner()).first().map_or(0, |v| v.generation);
+        let keep_from = self.instances.iter().rposition(|(g, _)| *g <= oldest).unwrap_or(0);
+        self.instances.drain(..keep_from);
+        self.refused.retain(|g| *g >= oldest);
     }
 }
 
@@ -199,23 +345,21 @@ fn failure(err: wasmgraph_host::CallError) -> Failure {
 
 impl Operator for LiveOperator {
     fn map(&mut self, record: &Record) -> Result<DataModel, Failure> {
-        self.refresh();
-        self.instance.map(record).map_err(failure)
+        self.at(&record.time).map(record).map_err(failure)
     }
     fn filter(&mut self, record: &Record) -> Result<bool, Failure> {
-        self.refresh();
-        self.instance.filter(record).map_err(failure)
+        self.at(&record.time).filter(record).map_err(failure)
     }
     fn branch(&mut self, record: &Record) -> Result<bool, Failure> {
-        self.refresh();
-        self.instance.branch(record).map_err(failure)
+        self.at(&record.time).branch(record).map_err(failure)
     }
+    /// A group shares one time (the engine folds each time's records
+    /// together), so one version closes the whole group.
     fn accumulate(&mut self, staged: DataModel, batch: &[Record]) -> Result<DataModel, Failure> {
-        self.refresh();
-        self.instance.accumulate(staged, batch).map_err(failure)
+        let time = batch.first().map_or_else(|| Hlc::new(self.own_max, 0, ""), |r| r.time.clone());
+        self.at(&time).accumulate(staged, batch).map_err(failure)
     }
     fn delay(&mut self, record: &Record) -> Result<Hlc, Failure> {
-        self.refresh();
-        self.instance.delay(record).map_err(failure)
+        self.at(&record.time).delay(record).map_err(failure)
     }
 }

@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use wasmgraph_connectors::LagProbe;
 use wasmgraph_engine::{Failure, FailureKind, NodeKind, Operator, OperatorFactory, Plan, Stats};
 use wasmgraph_host::MetricsRegistry;
 use wasmgraph_telemetry::{
-    Collect, LatencyHistogram, ModuleCounter, ModuleHistogram, OperationPoint, SinkPoint, Snapshot, SourcePoint,
+    Collect, LagPoint, LatencyHistogram, ModuleCounter, ModuleHistogram, OperationPoint, SinkPoint, Snapshot,
+    SourcePoint,
 };
 use wasmgraph_types::{DataModel, Hlc, Record};
 
@@ -47,6 +49,18 @@ pub(crate) struct Live {
     calls: Vec<Option<Arc<LatencyHistogram>>>,
     /// Plan nodes that are sinks (their errors are records the sink refused).
     sink_nodes: Vec<usize>,
+    /// The source's lag, for protocols that know it (Kafka).
+    lag: Option<Lag>,
+}
+
+/// A source's [`LagProbe`], read at each collection.
+#[derive(Clone)]
+struct Lag(Arc<dyn LagProbe>);
+
+impl std::fmt::Debug for Lag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lag(..)")
+    }
 }
 
 impl Live {
@@ -70,7 +84,13 @@ impl Live {
                 .filter(|(_, n)| n.kind == NodeKind::Sink)
                 .map(|(i, _)| i)
                 .collect(),
+            lag: None,
         }
+    }
+
+    /// Report the source's lag through `probe` (from [`wasmgraph_connectors::Source::lag_probe`]).
+    pub(crate) fn with_lag(self, probe: Option<Arc<dyn LagProbe>>) -> Self {
+        Live { lag: probe.map(Lag), ..self }
     }
 }
 
@@ -85,7 +105,7 @@ pub struct LiveFigures {
 
 impl Collect for LiveFigures {
     fn collect(&self) -> Snapshot {
-        let Live { graph, source, sink, connectors, calls, sink_nodes } = &self.live;
+        let Live { graph, source, sink, connectors, calls, sink_nodes, lag } = &self.live;
         let operations = self
             .stats
             .nodes
@@ -116,7 +136,7 @@ impl Collect for LiveFigures {
                 received,
                 acknowledged,
                 in_flight: owed.saturating_sub(acknowledged),
-                lag: None,
+                lag: lag.as_ref().map(|l| lag_points(&*l.0)).unwrap_or_default(),
             }],
             sinks: vec![SinkPoint {
                 name: sink.clone(),
@@ -135,6 +155,11 @@ impl Collect for LiveFigures {
                 .collect(),
         }
     }
+}
+
+fn lag_points(probe: &dyn LagProbe) -> Vec<LagPoint> {
+    let lag = probe.lag().into_iter();
+    lag.map(|l| LagPoint { topic: l.topic, partition: l.partition, messages: l.messages }).collect()
 }
 
 /// Time every module call of `plan`: each module operation's factory makes

@@ -35,7 +35,9 @@ pub use histogram::{LatencyHistogram, CALL_BUCKETS};
 #[cfg(feature = "otlp")]
 pub use otlp::{metrics_url, OtlpPush};
 pub use server::MetricsServer;
-pub use snapshot::{HistogramPoint, ModuleCounter, ModuleHistogram, OperationPoint, SinkPoint, Snapshot, SourcePoint};
+pub use snapshot::{
+    HistogramPoint, LagPoint, ModuleCounter, ModuleHistogram, OperationPoint, SinkPoint, Snapshot, SourcePoint,
+};
 
 /// Reads the live counters into a [`Snapshot`]; called on each scrape and
 /// each OTLP export, from the exporters' threads.

@@ -144,11 +144,8 @@ fn runtime_instruments(meter: &Meter, cache: &Arc<Cache>) {
     fn ops(s: &Snapshot, pick: fn(&crate::OperationPoint) -> u64) -> Points {
         s.operations.iter().map(|o| (pick(o), vec![kv("graph", &s.graph), kv("operation", &o.name)])).collect()
     }
-    fn sources(s: &Snapshot, pick: fn(&crate::SourcePoint) -> Option<u64>) -> Points {
-        s.sources
-            .iter()
-            .filter_map(|p| pick(p).map(|v| (v, vec![kv("graph", &s.graph), kv("source", &p.name)])))
-            .collect()
+    fn sources(s: &Snapshot, pick: fn(&crate::SourcePoint) -> u64) -> Points {
+        s.sources.iter().map(|p| (pick(p), vec![kv("graph", &s.graph), kv("source", &p.name)])).collect()
     }
     fn sinks(s: &Snapshot, pick: fn(&crate::SinkPoint) -> u64) -> Points {
         s.sinks.iter().map(|p| (pick(p), vec![kv("graph", &s.graph), kv("sink", &p.name)])).collect()
@@ -185,18 +182,31 @@ fn runtime_instruments(meter: &Meter, cache: &Arc<Cache>) {
             }
         })
         .build();
-    observe_u64(meter, cache, "wasmgraph.source.messages_received", "{message}", false, |s| {
-        sources(s, |p| Some(p.received))
-    });
+    observe_u64(meter, cache, "wasmgraph.source.messages_received", "{message}", false, |s| sources(s, |p| p.received));
     observe_u64(meter, cache, "wasmgraph.source.messages_acknowledged", "{message}", false, |s| {
-        sources(s, |p| Some(p.acknowledged))
+        sources(s, |p| p.acknowledged)
     });
     observe_u64(meter, cache, "wasmgraph.source.messages_in_flight", "{message}", true, |s| {
-        sources(s, |p| Some(p.in_flight))
+        sources(s, |p| p.in_flight)
     });
-    observe_u64(meter, cache, "wasmgraph.source.lag", "{message}", true, |s| sources(s, |p| p.lag));
+    observe_u64(meter, cache, "wasmgraph.source.lag", "{message}", true, lag_points);
     observe_u64(meter, cache, "wasmgraph.sink.records_published", "{record}", false, |s| sinks(s, |p| p.published));
     observe_u64(meter, cache, "wasmgraph.sink.records_failed", "{record}", false, |s| sinks(s, |p| p.failed));
+}
+
+/// One point per partition a source reports lag for.
+fn lag_points(s: &Snapshot) -> Points {
+    let mut points = Vec::new();
+    for p in &s.sources {
+        for l in &p.lag {
+            let partition = KeyValue::new("partition", i64::from(l.partition));
+            points.push((
+                l.messages,
+                vec![kv("graph", &s.graph), kv("source", &p.name), kv("topic", &l.topic), partition],
+            ));
+        }
+    }
+    points
 }
 
 fn module_attrs(s: &Snapshot, labels: &[(String, String)]) -> Vec<KeyValue> {

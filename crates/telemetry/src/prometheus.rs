@@ -128,37 +128,52 @@ fn runtime_families(s: &Snapshot, f: &mut Families) -> fmt::Result {
         Some(Unit::Seconds),
         calls,
     )?;
-    let source = |pick: fn(&crate::SourcePoint) -> Option<u64>| -> Series<'_, u64> {
-        s.sources
-            .iter()
-            .filter_map(|p| pick(p).map(|v| (vec![("graph", graph), ("source", p.name.as_str())], v)))
-            .collect()
+    let source = |pick: fn(&crate::SourcePoint) -> u64| -> Series<'_, u64> {
+        s.sources.iter().map(|p| (vec![("graph", graph), ("source", p.name.as_str())], pick(p))).collect()
     };
     f.counter(
         "wasmgraph_source_messages_received",
         "Messages the source delivered to the graph.",
-        source(|p| Some(p.received)),
+        source(|p| p.received),
     )?;
     f.counter(
         "wasmgraph_source_messages_acknowledged",
         "Messages acknowledged back to the source.",
-        source(|p| Some(p.acknowledged)),
+        source(|p| p.acknowledged),
     )?;
     f.gauge(
         "wasmgraph_source_messages_in_flight",
         "Messages delivered whose acknowledgement is still owed.",
-        source(|p| Some(p.in_flight)),
+        source(|p| p.in_flight),
     )?;
     f.gauge(
         "wasmgraph_source_lag_messages",
-        "Messages the broker holds that the source has not received yet.",
-        source(|p| p.lag),
+        "Messages the broker holds past the source's next commit position, per partition (Kafka consumer lag).",
+        lag_series(s),
     )?;
     let sink = |pick: fn(&crate::SinkPoint) -> u64| -> Series<'_, u64> {
         s.sinks.iter().map(|p| (vec![("graph", graph), ("sink", p.name.as_str())], pick(p))).collect()
     };
     f.counter("wasmgraph_sink_records_published", "Records the sink wrote.", sink(|p| p.published))?;
     f.counter("wasmgraph_sink_records_failed", "Writes and flushes of the sink that failed.", sink(|p| p.failed))
+}
+
+/// One series per partition a source reports lag for.
+fn lag_series(s: &Snapshot) -> Vec<(Vec<(&'static str, String)>, u64)> {
+    s.sources
+        .iter()
+        .flat_map(|p| {
+            p.lag.iter().map(|l| {
+                let labels = vec![
+                    ("graph", s.graph.clone()),
+                    ("source", p.name.clone()),
+                    ("topic", l.topic.clone()),
+                    ("partition", l.partition.to_string()),
+                ];
+                (labels, l.messages)
+            })
+        })
+        .collect()
 }
 
 fn operation_series<'a>(s: &'a Snapshot, which: &str) -> Series<'a, u64> {
@@ -224,7 +239,7 @@ mod tests {
                 received: 10,
                 acknowledged: 8,
                 in_flight: 2,
-                lag: None,
+                lag: vec![],
             }],
             sinks: vec![SinkPoint { name: "file out".into(), published: 7, failed: 0 }],
             module_counters: vec![
@@ -274,6 +289,25 @@ mod tests {
         assert!(!text.contains("wasmgraph_source_lag"), "lag is unknown here, so not exposed:\n{text}");
         assert!(!text.contains(" 99"), "a module metric may not shadow a runtime family:\n{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn kafka_lag_is_a_gauge_per_partition() {
+        let mut snapshot = known();
+        snapshot.sources[0].name = "kafka b:9092 topics t group g".into();
+        snapshot.sources[0].lag = vec![
+            crate::LagPoint { topic: "t".into(), partition: 0, messages: 12 },
+            crate::LagPoint { topic: "t".into(), partition: 1, messages: 0 },
+        ];
+        let text = encode(&snapshot);
+        let source = r#"graph="g",source="kafka b:9092 topics t group g""#;
+        for line in [
+            "# TYPE wasmgraph_source_lag_messages gauge".to_string(),
+            format!(r#"wasmgraph_source_lag_messages{{{source},topic="t",partition="0"}} 12"#),
+            format!(r#"wasmgraph_source_lag_messages{{{source},topic="t",partition="1"}} 0"#),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
     }
 
     #[test]

@@ -61,9 +61,22 @@ pub struct SourcePoint {
     /// acknowledgement token and not yet acknowledged. Messages that need no
     /// acknowledgement (MQTT QoS 0, files) are never in flight.
     pub in_flight: u64,
-    /// Messages the source's broker holds that it has not delivered yet, where
-    /// the protocol tells (Kafka consumer lag).
-    pub lag: Option<u64>,
+    /// Per partition, where the protocol tells (Kafka consumer lag); empty
+    /// otherwise.
+    pub lag: Vec<LagPoint>,
+}
+
+/// How far one partition of a source is behind its broker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LagPoint {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Messages the broker holds past the position the source commits next
+    /// (high watermark minus that offset), as Kafka's tools count a consumer
+    /// group's lag.
+    pub messages: u64,
 }
 
 /// The counters of one sink.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use wasmgraph_config::{load_graph, ModuleCatalog, ModuleDirectory};
 
-use wasmgraph_runtime::{parse_params, unknown_param_operations};
+use wasmgraph_runtime::{parse_params, unknown_param_operations, RegistryCatalog};
 
 /// Arguments of `wasmgraph validate`.
 #[derive(Debug, clap::Args)]
@@ -23,12 +23,23 @@ pub struct ValidateArgs {
     /// parameters without a default need one.
     #[arg(long = "param", value_name = "OPERATION.KEY=VALUE")]
     pub params: Vec<String>,
+
+    /// Where registry pulls are cached (default: ~/.cache/wasmgraph).
+    #[arg(long, env = "WASMGRAPH_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Where OCI references resolve, as for `wasmgraph run`: the graph given
+    /// by reference, and modules named `name:tag` (pulled, verified and
+    /// cached, then checked like files).
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArgs,
 }
 
 impl ValidateArgs {
-    pub fn execute(self) -> anyhow::Result<ExitCode> {
+    pub fn execute(mut self) -> anyhow::Result<ExitCode> {
         let values = parse_params(&self.params)?;
-        let catalog = self.module_catalog();
+        self.graph = super::registry::graph_file(&self.graph, &self.registry, self.cache_dir.as_ref())?;
+        let catalog = self.module_catalog()?;
         let graph = match load_graph(&self.graph, catalog.as_deref(), &values) {
             Ok(graph) => graph,
             Err(errors) => {
@@ -54,15 +65,21 @@ impl ValidateArgs {
             graph.connection_count()
         );
         if catalog.is_none() && graph.nodes().iter().any(|n| n.module.is_some()) {
-            eprintln!("note: modules were not checked; pass --modules DIR to check that each resolves and exports its operator interface");
+            eprintln!("note: modules were not checked; pass --modules DIR (and --registry HOST for module references) to check that each resolves and exports its operator interface");
         }
         Ok(ExitCode::SUCCESS)
     }
 
-    /// The hook where modules are looked up. Today: the `--modules` folder, with
-    /// exports read from the component binary by `wasmparser`. A catalog backed
-    /// by the host (wasmtime) or by an OCI registry plugs in here.
-    fn module_catalog(&self) -> Option<Box<dyn ModuleCatalog>> {
-        self.modules.as_ref().map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>)
+    /// Where modules are looked up: the `--modules` folder, and with
+    /// `--registry` the registry too (references pulled into the cache), with
+    /// exports read from the component binary by `wasmparser`. `None`: neither
+    /// is given, modules are not checked.
+    fn module_catalog(&self) -> anyhow::Result<Option<Box<dyn ModuleCatalog>>> {
+        if let Some(endpoint) = self.registry.endpoint(None)? {
+            let dir = self.modules.clone().unwrap_or_else(|| PathBuf::from("."));
+            let catalog = RegistryCatalog::new(&dir, Some(&endpoint), self.cache_dir.as_deref())?;
+            return Ok(Some(Box::new(catalog)));
+        }
+        Ok(self.modules.as_ref().map(|dir| Box::new(ModuleDirectory::new(dir)) as Box<dyn ModuleCatalog>))
     }
 }

@@ -418,3 +418,48 @@ fn pattern_subscription_and_topic_template() {
     let keys: BTreeSet<String> = again.iter().map(|r| message(r).user_properties[0].1.clone()).collect();
     assert_eq!(keys, (0..7).map(|i| format!("k{i}")).collect(), "keys kept through the copy");
 }
+
+/// The lag of the source's one partition, as telemetry reads it.
+fn lag_of(probe: &dyn crate::LagProbe) -> Vec<(String, i32, u64)> {
+    probe.lag().into_iter().map(|l| (l.topic, l.partition, l.messages)).collect()
+}
+
+/// The lag telemetry reads is the high watermark minus the offset the
+/// source commits next: records read and not yet acknowledged count (they
+/// are not committed), acknowledged ones stop counting, and records produced
+/// and not read yet count before the source sees them.
+#[test]
+fn lag_is_the_watermark_minus_the_next_offset_to_commit() {
+    const N: u64 = 20;
+    let broker = Tansu::start();
+    broker.create_topic("lag", 1);
+    produce(&broker, "lag", N);
+    let mut source = source(&broker, "lag", "lag-group");
+    let probe = source.lag_probe().expect("a Kafka source reports its lag");
+    assert!(source.wait_assigned(PATIENCE).unwrap());
+    let mut got = collect(&mut source, N as usize);
+    got.extend(drain(&mut source, Duration::from_millis(300)));
+    assert_eq!(got.len() as u64, N, "every record once");
+    let all = |n| vec![("lag".to_string(), 0, n)];
+    assert_eq!(lag_of(&*probe), all(N), "read, none acknowledged: all {N} uncommitted");
+    source.ack(&tokens(&got[..8])).unwrap();
+    assert_eq!(lag_of(&*probe), all(N - 8), "8 acknowledged");
+    source.ack(&tokens(&got[8..])).unwrap();
+    assert_eq!(lag_of(&*probe), all(0), "all acknowledged");
+    produce(&broker, "lag", 5);
+    let until = Instant::now() + PATIENCE;
+    while lag_of(&*probe) != all(5) {
+        assert!(Instant::now() < until, "lag {:?} after producing 5 more", lag_of(&*probe));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let more = collect(&mut source, 5);
+    assert_eq!(lag_of(&*probe), all(5), "read, in flight: still uncommitted");
+    source.ack(&tokens(&more)).unwrap();
+    assert_eq!(lag_of(&*probe), all(0));
+    drop(source);
+    assert!(probe.lag().is_empty(), "a dropped source has no lag to report");
+    eprintln!(
+        "kafka lag: {N} produced -> {N} while in flight, {} after acknowledging 8, 0 after all; 5 more -> 5",
+        N - 8
+    );
+}

@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
@@ -39,7 +39,7 @@ use wasmgraph_types::{Bytes, DataModel};
 
 use super::config::{KafkaEndpoint, KafkaSourceConfig, StartFrom};
 use super::message::{to_message, KafkaRecord};
-use crate::{ConnectorError, Incoming, Poll, Source};
+use crate::{ConnectorError, Incoming, LagProbe, PartitionLag, Poll, Source};
 
 /// How long the source waits for the group coordinator when it looks up
 /// committed offsets for a timestamp start.
@@ -68,6 +68,10 @@ pub struct SourceCounters {
     pub rebalances: AtomicU64,
 }
 
+/// How long a lag reading waits for each broker answer (watermarks, and
+/// committed offsets of partitions not read from yet).
+const LAG_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// One record polled and not yet committed.
 #[derive(Debug)]
 struct Pending {
@@ -82,6 +86,8 @@ struct Slot {
     epoch: u64,
     /// Records in offset order (which is poll order within a partition).
     pending: VecDeque<Pending>,
+    /// The offset after the last record read in this assignment, once one was.
+    next: Option<i64>,
     /// For a partition that starts at a time: records before it are skipped
     /// until the first one at or after it.
     start_ms: Option<i64>,
@@ -105,7 +111,8 @@ impl Tracker {
         for element in partitions.elements() {
             self.epochs += 1;
             let starts = from_time.find_partition(element.topic(), element.partition()).is_some();
-            let slot = Slot { epoch: self.epochs, pending: VecDeque::new(), start_ms: starts.then_some(start_ms) };
+            let slot =
+                Slot { epoch: self.epochs, pending: VecDeque::new(), next: None, start_ms: starts.then_some(start_ms) };
             self.slots.entry(Arc::from(element.topic())).or_default().insert(element.partition(), slot);
         }
     }
@@ -153,8 +160,28 @@ impl Tracker {
         let name = name.clone();
         if let Some(slot) = self.slots.get_mut(&name).and_then(|s| s.get_mut(&partition)) {
             slot.pending.push_back(Pending { token, offset, done });
+            slot.next = Some(offset + 1);
         }
         true
+    }
+
+    /// Every owned partition with the offset this consumer commits next,
+    /// where it knows it: the first record not yet committed, or the one
+    /// after the last read. `None` before the first record of an assignment
+    /// (the group's committed offset then says where it resumes).
+    fn positions(&self) -> Vec<(String, i32, Option<i64>)> {
+        let mut all: Vec<_> = self
+            .slots
+            .iter()
+            .flat_map(|(t, ps)| {
+                ps.iter().map(move |(p, slot)| {
+                    let front = slot.pending.front().map(|r| r.offset);
+                    (t.to_string(), *p, front.or(slot.next))
+                })
+            })
+            .collect();
+        all.sort();
+        all
     }
 
     /// Mark `tokens` done; the offsets that can now be committed.
@@ -321,7 +348,9 @@ fn list(partitions: &TopicPartitionList) -> Vec<String> {
 /// Reads records from Kafka topics as a member of a consumer group, with
 /// offsets committed only for what the engine acknowledged.
 pub struct KafkaSource {
-    consumer: BaseConsumer<SourceContext>,
+    /// Shared (weakly) with the [`KafkaLag`] probe only, so that dropping the
+    /// source still closes the consumer and leaves the group at once.
+    consumer: Arc<BaseConsumer<SourceContext>>,
     tracker: Arc<Mutex<Tracker>>,
     counters: Arc<SourceCounters>,
     stop: Arc<AtomicBool>,
@@ -380,7 +409,7 @@ impl KafkaSource {
             .subscribe(&topics)
             .map_err(|e| ConnectorError::Config(format!("Kafka source {name}: subscribing to {topics:?}: {e}")))?;
         Ok(KafkaSource {
-            consumer,
+            consumer: Arc::new(consumer),
             tracker,
             counters,
             stop: Arc::new(AtomicBool::new(false)),
@@ -572,6 +601,10 @@ impl Source for KafkaSource {
         }
     }
 
+    fn lag_probe(&self) -> Option<Arc<dyn LagProbe>> {
+        Some(Arc::new(KafkaLag { consumer: Arc::downgrade(&self.consumer) }))
+    }
+
     fn summary(&self) -> Option<String> {
         let c = &self.counters;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -595,6 +628,71 @@ impl Source for KafkaSource {
         let commits = self.tracker().ack(tokens, &self.counters);
         self.commit(commits);
         Ok(())
+    }
+}
+
+/// Reads a [`KafkaSource`]'s consumer lag for telemetry: per owned
+/// partition, the broker's high watermark minus the offset the source
+/// commits next. That is the lag Kafka tools report for a consumer group
+/// (records neither processed nor committed, those in flight included),
+/// without waiting for the asynchronous commit to land.
+struct KafkaLag {
+    consumer: Weak<BaseConsumer<SourceContext>>,
+}
+
+impl LagProbe for KafkaLag {
+    fn lag(&self) -> Vec<PartitionLag> {
+        let Some(consumer) = self.consumer.upgrade() else { return Vec::new() };
+        let positions = consumer.context().tracker().positions();
+        let committed = committed_where_unknown(&consumer, &positions);
+        positions
+            .into_iter()
+            .filter_map(|(topic, partition, next)| {
+                let (low, high) = match consumer.fetch_watermarks(&topic, partition, LAG_TIMEOUT) {
+                    Ok(marks) => marks,
+                    Err(e) => {
+                        tracing::debug!(topic, partition, "Kafka lag: reading the watermarks failed: {e}");
+                        return None;
+                    }
+                };
+                let resumes = next.or_else(|| resume_offset(&committed, &topic, partition)).unwrap_or(
+                    match consumer.context().start_from {
+                        StartFrom::Latest => high,
+                        StartFrom::Earliest | StartFrom::Timestamp(_) => low,
+                    },
+                );
+                let messages = u64::try_from(high.saturating_sub(resumes)).unwrap_or(0);
+                Some(PartitionLag { topic, partition, messages })
+            })
+            .collect()
+    }
+}
+
+/// The group's committed offsets of the partitions not read from yet in
+/// this assignment (one request for all of them); empty when there are none
+/// or the coordinator does not answer.
+fn committed_where_unknown(
+    consumer: &BaseConsumer<SourceContext>,
+    positions: &[(String, i32, Option<i64>)],
+) -> TopicPartitionList {
+    let mut unknown = TopicPartitionList::new();
+    for (topic, partition, _) in positions.iter().filter(|p| p.2.is_none()) {
+        unknown.add_partition(topic, *partition);
+    }
+    if unknown.count() == 0 {
+        return unknown;
+    }
+    consumer.committed_offsets(unknown, LAG_TIMEOUT).unwrap_or_else(|e| {
+        tracing::debug!("Kafka lag: reading the committed offsets failed: {e}");
+        TopicPartitionList::new()
+    })
+}
+
+/// Where the group resumes `topic[partition]`, if it committed an offset.
+fn resume_offset(committed: &TopicPartitionList, topic: &str, partition: i32) -> Option<i64> {
+    match committed.find_partition(topic, partition)?.offset() {
+        Offset::Offset(n) => Some(n),
+        _ => None,
     }
 }
 
@@ -651,6 +749,22 @@ mod tests {
         assert_eq!(commits, vec![(Arc::from("t"), 0, 2)], "partition 1's old tokens commit nothing");
         assert_eq!(counters.stale_acks.load(Ordering::Relaxed), 2);
         assert_eq!(tracker.ack(&[4], &counters), vec![(Arc::from("t"), 1, 1)]);
+    }
+
+    #[test]
+    fn the_lag_position_is_the_first_record_not_committed() {
+        let counters = SourceCounters::default();
+        let mut tracker = Tracker::default();
+        tracker.assign(&partitions(&[("t", 0), ("t", 1)]), &TopicPartitionList::new(), 0);
+        assert_eq!(tracker.positions(), vec![("t".into(), 0, None), ("t".into(), 1, None)], "nothing read yet");
+        track(&mut tracker, "t", 0, 100, 0, 3); // offsets 100..=102
+        assert_eq!(tracker.positions()[0], ("t".into(), 0, Some(100)));
+        tracker.ack(&[0, 1], &counters);
+        assert_eq!(tracker.positions()[0], ("t".into(), 0, Some(102)), "102 is read, not acknowledged");
+        tracker.ack(&[2], &counters);
+        assert_eq!(tracker.positions()[0], ("t".into(), 0, Some(103)), "all committed: the next to read");
+        tracker.revoke(&partitions(&[("t", 0)]));
+        assert_eq!(tracker.positions(), vec![("t".into(), 1, None)]);
     }
 
     #[test]

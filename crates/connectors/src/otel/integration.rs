@@ -1,28 +1,20 @@
 //! The OpenTelemetry sink against OTLP receivers each test starts on
-//! 127.0.0.1: a gRPC server implementing opentelemetry-proto's generated
-//! `MetricsService` and `LogsService` (tonic), and an HTTP/1 server (hyper)
-//! decoding `ExportMetricsServiceRequest` / `ExportLogsServiceRequest`
-//! protobuf bodies posted to `/v1/metrics` and `/v1/logs`, as a collector's
-//! OTLP receiver does. Behind the `otel-integration-tests` feature. Every
+//! 127.0.0.1 (`wasmgraph-test-otlp`): a gRPC server implementing
+//! opentelemetry-proto's generated `MetricsService` and `LogsService`
+//! (tonic), and an HTTP/1 server (hyper) decoding
+//! `ExportMetricsServiceRequest` / `ExportLogsServiceRequest` protobuf bodies
+//! posted to `/v1/metrics` and `/v1/logs`, as a collector's OTLP receiver does. Behind the `otel-integration-tests` feature. Every
 //! test prints its counts and timings.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes as HyperBytes, Incoming as HyperIncoming};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, AggregationTemporality};
-use prost::Message as _;
 use serde_json::json;
+use wasmgraph_test_otlp::{attributes, free_addr, Code, Collector, Receiver};
 use wasmgraph_types::{Bytes, Hlc, Message, Record};
 
 use super::payload::METRIC_KINDS;
@@ -34,138 +26,10 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// The first message's timestamp (ns); message i is `BASE + i` µs later.
 const BASE: u64 = 1_754_851_200_000_000_000;
 
-/// What a receiver got: every request, and the `authorization` each carried.
-#[derive(Clone, Default)]
-struct Collector {
-    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
-    logs: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
-    authorization: Arc<Mutex<Vec<String>>>,
-    /// Answer every gRPC export with this status instead of accepting it.
-    refuse: Option<tonic::Code>,
-}
-
-#[tonic::async_trait]
-impl MetricsService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.note_auth(request.metadata().get("authorization").and_then(|v| v.to_str().ok()));
-        if let Some(code) = self.refuse {
-            return Err(tonic::Status::new(code, "refused by the test"));
-        }
-        self.metrics.lock().unwrap().push(request.into_inner());
-        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl LogsService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportLogsServiceRequest>,
-    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.note_auth(request.metadata().get("authorization").and_then(|v| v.to_str().ok()));
-        if let Some(code) = self.refuse {
-            return Err(tonic::Status::new(code, "refused by the test"));
-        }
-        self.logs.lock().unwrap().push(request.into_inner());
-        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
-    }
-}
-
-impl Collector {
-    fn note_auth(&self, value: Option<&str>) {
-        self.authorization.lock().unwrap().push(value.unwrap_or("").to_string());
-    }
-
-    /// One HTTP request: decode the body as the path's OTLP request.
-    async fn http(self, request: hyper::Request<HyperIncoming>) -> Result<hyper::Response<Full<HyperBytes>>, String> {
-        let path = request.uri().path().to_string();
-        self.note_auth(request.headers().get("authorization").and_then(|v| v.to_str().ok()));
-        let content_type = request.headers().get("content-type").cloned();
-        let body = request.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        let reply = |status: u16, body: Vec<u8>| {
-            let response = hyper::Response::builder().status(status).header("content-type", "application/x-protobuf");
-            response.body(Full::new(HyperBytes::from(body))).map_err(|e| e.to_string())
-        };
-        if content_type.as_ref().and_then(|v| v.to_str().ok()) != Some("application/x-protobuf") {
-            return reply(415, Vec::new());
-        }
-        match path.as_str() {
-            "/v1/metrics" => match ExportMetricsServiceRequest::decode(body) {
-                Ok(r) => self.metrics.lock().unwrap().push(r),
-                Err(_) => return reply(400, Vec::new()),
-            },
-            "/v1/logs" => match ExportLogsServiceRequest::decode(body) {
-                Ok(r) => self.logs.lock().unwrap().push(r),
-                Err(_) => return reply(400, Vec::new()),
-            },
-            _ => return reply(404, Vec::new()),
-        }
-        reply(200, ExportMetricsServiceResponse::default().encode_to_vec())
-    }
-}
-
-/// A receiver running on its own runtime; dropping it stops it.
-struct Receiver {
-    collector: Collector,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
-}
-
-/// An address on 127.0.0.1 nobody listens on (yet).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-impl Receiver {
-    /// OTLP/gRPC at `addr`, listening when this returns.
-    fn grpc(addr: SocketAddr, collector: Collector) -> Receiver {
-        let runtime = runtime();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-        let server = tonic::transport::Server::builder()
-            .add_service(MetricsServiceServer::new(collector.clone()))
-            .add_service(LogsServiceServer::new(collector.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
-        runtime.spawn(server);
-        Receiver { collector, runtime: Some(runtime) }
-    }
-
-    /// OTLP/HTTP (protobuf bodies) at `addr`, listening when this returns.
-    fn http(addr: SocketAddr, collector: Collector) -> Receiver {
-        let runtime = runtime();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-        let shared = collector.clone();
-        runtime.spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let collector = shared.clone();
-                let service = hyper::service::service_fn(move |r| collector.clone().http(r));
-                tokio::spawn(async move {
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-                });
-            }
-        });
-        Receiver { collector, runtime: Some(runtime) }
-    }
-
-    fn start(protocol: OtelProtocol, addr: SocketAddr, collector: Collector) -> Receiver {
-        match protocol {
-            OtelProtocol::Grpc => Receiver::grpc(addr, collector),
-            OtelProtocol::HttpProtobuf => Receiver::http(addr, collector),
-        }
+fn start_receiver(protocol: OtelProtocol, addr: SocketAddr, collector: Collector) -> Receiver {
+    match protocol {
+        OtelProtocol::Grpc => Receiver::grpc(addr, collector),
+        OtelProtocol::HttpProtobuf => Receiver::http(addr, collector),
     }
 }
 
@@ -203,14 +67,6 @@ fn telemetry(i: u64) -> serde_json::Value {
 /// A received point or log as comparable text: name, shape, value, time, attributes.
 type Seen = (String, String, String, u64, Vec<(String, String)>);
 
-fn attrs(list: &[KeyValue]) -> Vec<(String, String)> {
-    let text = |kv: &KeyValue| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        other => format!("{other:?}"),
-    };
-    list.iter().map(|kv| (kv.key.clone(), text(kv))).collect()
-}
-
 fn number(value: Option<number_data_point::Value>) -> String {
     match value {
         Some(number_data_point::Value::AsInt(i)) => format!("int {i}"),
@@ -230,14 +86,20 @@ fn seen(collector: &Collector) -> Vec<Seen> {
                 Some(Data::Sum(s)) => s.data_points.iter().for_each(|p| {
                     let shape =
                         format!("sum monotonic={} delta={}", s.is_monotonic, s.aggregation_temporality == delta);
-                    out.push((name.clone(), shape, number(p.value), p.time_unix_nano, attrs(&p.attributes)))
+                    out.push((name.clone(), shape, number(p.value), p.time_unix_nano, attributes(&p.attributes)))
                 }),
                 Some(Data::Gauge(g)) => g.data_points.iter().for_each(|p| {
-                    out.push((name.clone(), "gauge".into(), number(p.value), p.time_unix_nano, attrs(&p.attributes)))
+                    out.push((
+                        name.clone(),
+                        "gauge".into(),
+                        number(p.value),
+                        p.time_unix_nano,
+                        attributes(&p.attributes),
+                    ))
                 }),
                 Some(Data::Histogram(h)) => h.data_points.iter().for_each(|p| {
                     let value = format!("count {} sum {:?}", p.count, p.sum);
-                    out.push((name.clone(), "histogram".into(), value, p.time_unix_nano, attrs(&p.attributes)))
+                    out.push((name.clone(), "histogram".into(), value, p.time_unix_nano, attributes(&p.attributes)))
                 }),
                 other => panic!("unexpected metric data {other:?}"),
             }
@@ -250,7 +112,7 @@ fn seen(collector: &Collector) -> Vec<Seen> {
                 other => format!("{other:?}"),
             };
             let shape = format!("log {} {}", log.severity_number, log.severity_text);
-            out.push((body, shape, String::new(), log.time_unix_nano, attrs(&log.attributes)));
+            out.push((body, shape, String::new(), log.time_unix_nano, attributes(&log.attributes)));
         }
     }
     out.sort_by(|a, b| (a.3, &a.0).cmp(&(b.3, &b.0)));
@@ -299,7 +161,7 @@ fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
 fn exactly_n(protocol: OtelProtocol) {
     const N: u64 = 90;
     let addr = free_addr();
-    let receiver = Receiver::start(protocol, addr, Collector::default());
+    let receiver = start_receiver(protocol, addr, Collector::default());
     let mut sink = OtelSink::connect(&endpoint(protocol, addr), "otel-test").unwrap();
     let started = Instant::now();
     for i in 0..N {
@@ -360,7 +222,7 @@ fn down_then_up(protocol: OtelProtocol) {
     assert!(!writer.is_finished(), "flush returned while the collector was down");
     assert_eq!(count(&counters.exported), 0);
     let down_for = started.elapsed();
-    let receiver = Receiver::start(protocol, addr, Collector::default());
+    let receiver = start_receiver(protocol, addr, Collector::default());
     let flushed_after = writer.join().unwrap().unwrap();
     assert_eq!(seen(&receiver.collector), expected(N), "nothing lost, nothing twice");
     assert_eq!(count(&counters.exported), N);
@@ -416,7 +278,7 @@ fn points(request: &ExportMetricsServiceRequest) -> usize {
 fn refused_data_is_dropped_and_refused_credentials_stop_the_sink() {
     let one = || record(1, json!({"metrics": [{"name": "n", "type": "f64_gauge", "value": 1.5}]}).to_string());
     let addr = free_addr();
-    let refusing = Collector { refuse: Some(tonic::Code::InvalidArgument), ..Collector::default() };
+    let refusing = Collector { refuse: Some(Code::InvalidArgument), ..Collector::default() };
     let _receiver = Receiver::grpc(addr, refusing);
     let mut sink = OtelSink::connect(&endpoint(OtelProtocol::Grpc, addr), "otel-test").unwrap();
     sink.write(&one()).unwrap();
@@ -424,7 +286,7 @@ fn refused_data_is_dropped_and_refused_credentials_stop_the_sink() {
     assert_eq!((count(&sink.counters().rejected), count(&sink.counters().retries)), (1, 0));
 
     let addr = free_addr();
-    let locked = Collector { refuse: Some(tonic::Code::Unauthenticated), ..Collector::default() };
+    let locked = Collector { refuse: Some(Code::Unauthenticated), ..Collector::default() };
     let _receiver = Receiver::grpc(addr, locked);
     let mut sink = OtelSink::connect(&endpoint(OtelProtocol::Grpc, addr), "otel-test").unwrap();
     sink.write(&one()).unwrap();
@@ -472,60 +334,6 @@ fn certificates(dir: &std::path::Path) {
     }
 }
 
-/// OTLP/gRPC over TLS at `addr`, requiring a client certificate signed by the CA.
-fn grpc_tls(addr: SocketAddr, collector: Collector, certs: &std::path::Path) -> Receiver {
-    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-    let read = |name: &str| std::fs::read(certs.join(name)).unwrap();
-    let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(read("server.pem"), read("server.key")))
-        .client_ca_root(Certificate::from_pem(read("ca.pem")));
-    let runtime = runtime();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    let server = tonic::transport::Server::builder()
-        .tls_config(tls)
-        .unwrap()
-        .add_service(MetricsServiceServer::new(collector.clone()))
-        .add_service(LogsServiceServer::new(collector.clone()))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
-    runtime.spawn(server);
-    Receiver { collector, runtime: Some(runtime) }
-}
-
-/// OTLP/HTTP over TLS at `addr` (rustls), requiring a client certificate.
-fn http_tls(addr: SocketAddr, collector: Collector, certs: &std::path::Path) -> Receiver {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(certs.join("ca.pem")).unwrap()).unwrap();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
-    let chain = vec![CertificateDer::from_pem_file(certs.join("server.pem")).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(certs.join("server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let runtime = runtime();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    let shared = collector.clone();
-    runtime.spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (collector, acceptor) = (shared.clone(), acceptor.clone());
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(stream).await else { return };
-                let service = hyper::service::service_fn(move |r| collector.clone().http(r));
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-            });
-        }
-    });
-    Receiver { collector, runtime: Some(runtime) }
-}
-
 #[test]
 fn tls_with_a_ca_file_and_a_client_certificate() {
     let certs = tempfile::tempdir().unwrap();
@@ -533,8 +341,8 @@ fn tls_with_a_ca_file_and_a_client_certificate() {
     for protocol in [OtelProtocol::Grpc, OtelProtocol::HttpProtobuf] {
         let addr = free_addr();
         let receiver = match protocol {
-            OtelProtocol::Grpc => grpc_tls(addr, Collector::default(), certs.path()),
-            OtelProtocol::HttpProtobuf => http_tls(addr, Collector::default(), certs.path()),
+            OtelProtocol::Grpc => Receiver::grpc_tls(addr, Collector::default(), certs.path()),
+            OtelProtocol::HttpProtobuf => Receiver::http_tls(addr, Collector::default(), certs.path()),
         };
         let mut endpoint = endpoint(protocol, addr);
         endpoint.tls = Some(OtelTls {
