@@ -33,6 +33,7 @@ pub fn map_filter_plan(rt: &Runtime, map: (&Path, &str), filter: (&Path, &str)) 
         inputs: from.map(|f| vec![Input { from: f, arm: None }]).unwrap_or_default(),
         factory,
         sequential: false,
+        partition: None,
     };
     Ok(Plan {
         nodes: vec![

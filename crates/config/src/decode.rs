@@ -11,6 +11,8 @@ use crate::error::{Diagnostics, Rule};
 use crate::model::*;
 use crate::yaml::{self, Kind, Node, ScalarType};
 
+mod partition;
+
 /// Decodes `text`. Problems go to `diags`; the definition returned holds what
 /// could be read, plus the names of operations that were left out because of a
 /// problem (so that connections to them are not reported a second time).
@@ -53,7 +55,7 @@ const REQUIREMENT_KEYS: &[&str] = &["apiVersion", "runtimeVersion", "features"];
 const FEATURE_KEYS: &[&str] = &["name", "value"];
 const CONFIGURATION_KEYS: &[&str] = &["name", "parameters"];
 const PARAMETER_KEYS: &[&str] = &["name", "description", "default", "required"];
-const OPERATION_KEYS: &[&str] = &["operationType", "name", "module"];
+const OPERATION_KEYS: &[&str] = &["operationType", "name", "module", "partitionKey"];
 const CONNECTION_KEYS: &[&str] = &["from", "to"];
 const FROM_KEYS: &[&str] = &["name", "arm", "schemaName"];
 const TO_KEYS: &[&str] = &["name"];
@@ -453,6 +455,7 @@ impl Decoder<'_> {
         let ty = self.req_str(&f, "operationType", "map");
         let name = self.req_str(&f, "name", "<unique name>");
         let module = self.opt_str(&f, "module");
+        let partition_key = self.partition_key(&f);
         let operation_type = ty.and_then(|t| match OperationType::parse(&t.value) {
             Some(ot) => Some(Spanned::new(ot, t.pos)),
             None => {
@@ -474,7 +477,9 @@ impl Decoder<'_> {
                 None
             }
         });
-        let (Some(operation_type), Some(name), Ok(module)) = (operation_type, name.clone(), module) else {
+        let (Some(operation_type), Some(name), Ok(module), Ok(partition_key)) =
+            (operation_type, name.clone(), module, partition_key)
+        else {
             match name {
                 Some(n) => self.info.dropped.push(n.value),
                 None => self.info.names_incomplete = true,
@@ -482,7 +487,7 @@ impl Decoder<'_> {
             return None;
         };
         let module = module.filter(|m| !m.value.trim().is_empty());
-        Some(Operation { pos: node.pos, operation_type, name, module })
+        Some(Operation { pos: node.pos, operation_type, name, module, partition_key })
     }
 
     fn connection(&mut self, node: &Node, path: &str) -> Option<Connection> {

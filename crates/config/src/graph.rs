@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Rule};
-use crate::model::{Arm, Feature, Metadata, OperationType, Parameter, Pos};
+use crate::model::{Arm, Feature, Metadata, OperationType, Parameter, PartitionKeySpec, Pos};
 
 /// Values for operations' parameters, from the deployment or the command line:
 /// operation name → (parameter key or parameter `name` → value).
@@ -50,6 +50,8 @@ pub struct Node {
     pub properties: Vec<(String, String)>,
     /// The schemas its incoming connections name (`from.schemaName`), for `init`.
     pub schemas: Vec<ModuleSchema>,
+    /// Its `partitionKey` (a wasmgraph extension), on module operations only.
+    pub partition_key: Option<PartitionKeySpec>,
     /// Where the operation is defined.
     pub pos: Pos,
 }

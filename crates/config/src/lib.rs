@@ -50,7 +50,7 @@ pub use error::{Error, Errors, Rule};
 pub use graph::{content_type_for_format, Edge, Graph, ModuleRef, ModuleSchema, Node, NodeId, ParameterValues};
 pub use model::{
     Arm, Connection, ConnectionFrom, ConnectionTo, Feature, GraphDefinition, Metadata, ModuleConfiguration,
-    ModuleRequirements, Operation, OperationType, OperatorKind, Parameter, Pos, Schema, Spanned,
+    ModuleRequirements, Operation, OperationType, OperatorKind, Parameter, PartitionKeySpec, Pos, Schema, Spanned,
 };
 pub use validate::{SUPPORTED_API_VERSIONS, SUPPORTED_RUNTIME_VERSIONS};
 

@@ -156,6 +156,24 @@ pub struct Operation {
     pub name: Spanned<String>,
     /// `module` (absent, null or empty: `None`).
     pub module: Option<Spanned<String>>,
+    /// `partitionKey`, a wasmgraph extension (AIO has no such field): how the
+    /// operation's records are split between workers by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_key: Option<Spanned<PartitionKeySpec>>,
+}
+
+/// An operation's `partitionKey` (a wasmgraph extension): where each record's
+/// key comes from. Records of one key reach one worker, in time order, and an
+/// accumulate folds each key's records of a time into one result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PartitionKeySpec {
+    /// `userProperty: NAME`: the first MQTT 5 user property `NAME`.
+    UserProperty(String),
+    /// `topicLevel: N`: level `N` of the topic, counted from 1.
+    TopicLevel(usize),
+    /// `jsonField: /a/b`: a member of a JSON payload, by JSON pointer.
+    JsonField(String),
 }
 
 /// A branch arm.

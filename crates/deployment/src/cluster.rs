@@ -22,6 +22,25 @@ pub struct ClusterSpec {
     pub processes: Option<usize>,
     /// This process, from 0 (`--process` overrides it).
     pub process: Option<usize>,
+    /// Where the sink writes (absent: by the sink's type, see [`ClusterSinks`]).
+    pub sinks: Option<ClusterSinks>,
+}
+
+/// `cluster.sinks`: which processes write the sink.
+///
+/// Absent, the runtime picks by the sink's type: a file sink is gathered (its
+/// output is then byte-identical to a one-process run), MQTT, Kafka and
+/// OpenTelemetry sinks write on every process (their protocols have no total
+/// order across publishers anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ClusterSinks {
+    /// `gathered`: every record is written by process 0, in one time order.
+    Gathered,
+    /// `everyProcess`: each process writes the records it holds, in time
+    /// order among them (a file sink: one file per process, `out.jsonl`,
+    /// `out-1.jsonl`, ...).
+    EveryProcess,
 }
 
 impl ClusterSpec {

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use cluster::ClusterSpec;
+pub use cluster::{ClusterSinks, ClusterSpec};
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
 pub use wasmgraph_state_store::StateStoreConfig;

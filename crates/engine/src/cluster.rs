@@ -13,8 +13,11 @@
 //!   which keeps output byte-identical to a 1 x 1 run;
 //! - accumulate exchanges by record time across the whole cluster (every
 //!   record of a time meets on one worker), operations that use the state
-//!   store and the sink gather on one worker of process 0, as in one process:
-//!   the sink writes one totally ordered stream, from process 0;
+//!   store gather on one worker of process 0, as in one process; a keyed
+//!   operation exchanges by its key's hash instead (see [`crate::PartitionKey`]);
+//! - the sink ([`SinkPlacement`]): gathered, it writes one totally ordered
+//!   stream from process 0; on every process, each process writes the records
+//!   it holds, in time order, from its own last worker;
 //! - acknowledgements: each process acknowledges its own source's messages
 //!   once the probe after the sink passes them (timely's progress tracking is
 //!   global, so the probe passing a time means every worker of every process
@@ -75,6 +78,25 @@ impl Cluster {
     }
 }
 
+/// Where the sink of a cluster writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SinkPlacement {
+    /// Every record is sent to the last worker of process 0 and written there
+    /// in the engine's one order (time, then source position): the output of
+    /// a file sink is byte-identical to a one-process run. The only choice
+    /// when the order across processes matters.
+    #[default]
+    Gathered,
+    /// Each process writes the records it holds on its own last worker, in
+    /// time order among them; records of different processes are not ordered
+    /// against each other. Nothing crosses to process 0 to be written, so
+    /// write work spreads over the processes; for sinks whose protocol has no
+    /// total order across publishers anyway (MQTT, Kafka), and for keyed
+    /// graphs, where one key's records are all on one process.
+    EveryProcess,
+}
+
 /// Where a worker is: what the driver and the operators need to know to keep
 /// records on their process except where the graph needs them elsewhere.
 #[derive(Debug, Clone, Copy)]
@@ -85,12 +107,14 @@ pub(crate) struct Place {
     pub processes: usize,
     /// Workers per process.
     pub workers: usize,
+    /// Where the sink writes.
+    pub sinks: SinkPlacement,
 }
 
 impl Place {
     pub fn of(options: &RunOptions) -> Place {
         let (process, processes) = options.cluster.as_ref().map_or((0, 1), |c| (c.process, c.processes()));
-        Place { process, processes, workers: options.workers.max(1) }
+        Place { process, processes, workers: options.workers.max(1), sinks: options.sinks }
     }
 
     /// The worker that polls this process's source.
@@ -98,10 +122,15 @@ impl Place {
         worker == self.process * self.workers
     }
 
-    /// The worker every record meets on to be written: the last worker of
-    /// process 0 (the last worker overall in one process, as before clusters).
+    /// The worker the records of this process's workers meet on to be
+    /// written: the last worker of process 0 (the last worker overall in one
+    /// process, as before clusters), or with [`SinkPlacement::EveryProcess`]
+    /// the last worker of this process.
     pub fn sink_worker(&self) -> usize {
-        self.workers - 1
+        match self.sinks {
+            SinkPlacement::Gathered => self.workers - 1,
+            SinkPlacement::EveryProcess => self.process * self.workers + self.workers - 1,
+        }
     }
 
     /// The cluster-wide source position of this process's `local`-th message.
@@ -233,7 +262,7 @@ mod tests {
     fn files_split_by_index_keep_their_single_process_seq() {
         // 3 processes: file i is read by process i % 3 as its (i / 3)-th message.
         for i in 0..12u64 {
-            let place = Place { process: (i % 3) as usize, processes: 3, workers: 2 };
+            let place = Place { process: (i % 3) as usize, processes: 3, workers: 2, sinks: SinkPlacement::Gathered };
             assert_eq!(place.seq(i / 3), i);
             let w = place.local_worker(place.seq(i / 3));
             assert!((place.process * 2..place.process * 2 + 2).contains(&(w as usize)), "{w}");
@@ -243,9 +272,16 @@ mod tests {
     #[test]
     fn records_spread_over_the_workers_of_their_process() {
         // 2 x 2: seq of process 1 is always odd; both of its workers get records.
-        let place = Place { process: 1, processes: 2, workers: 2 };
+        let place = Place { process: 1, processes: 2, workers: 2, sinks: SinkPlacement::Gathered };
         let workers: std::collections::BTreeSet<u64> = (0..8).map(|l| place.local_worker(place.seq(l))).collect();
         assert_eq!(workers.into_iter().collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_sink_on_every_process_writes_on_the_last_worker_of_each() {
+        let place = |process, sinks| Place { process, processes: 3, workers: 2, sinks };
+        assert_eq!((0..3).map(|p| place(p, SinkPlacement::Gathered).sink_worker()).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!((0..3).map(|p| place(p, SinkPlacement::EveryProcess).sink_worker()).collect::<Vec<_>>(), [1, 3, 5]);
     }
 
     #[test]

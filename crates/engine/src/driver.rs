@@ -13,7 +13,7 @@ use wasmgraph_connector::{ConnectorError, Poll, Sink, Source};
 use wasmgraph_types::{wall_nanos, HlcClock, Record};
 
 use crate::acks::PendingAcks;
-use crate::cluster::{self, Cluster, Place};
+use crate::cluster::{self, Cluster, Place, SinkPlacement};
 use crate::moves::Moves;
 use crate::operators::delay::MoveStream;
 use crate::operators::{self, NodeCtx, Records};
@@ -37,6 +37,11 @@ pub struct RunOptions {
     /// Run as one process of a timely cluster (`None`: on its own). Every
     /// process runs the same plan with its own source (see [`Cluster`]).
     pub cluster: Option<Cluster>,
+    /// In a cluster, where the sink writes: gathered on process 0 (the
+    /// default: one total order) or on every process (see [`SinkPlacement`]).
+    /// The sink given to [`run`] must be a real one on every process that
+    /// writes.
+    pub sinks: SinkPlacement,
     /// How far ahead of the host clock a message's own time (MQTT `__ts`) may
     /// be. The source clock never goes backwards, so one message from the far
     /// future would hold every window open until the host clock got there;
@@ -54,6 +59,7 @@ impl Default for RunOptions {
             batch: 256,
             poll_wait: Duration::from_millis(100),
             cluster: None,
+            sinks: SinkPlacement::Gathered,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
@@ -67,6 +73,12 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 pub struct RunReport {
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Of `elapsed`, the set-up before this process's source was first
+    /// polled: starting the workers and building the dataflow, and in a
+    /// cluster connecting to the other processes (timely retries a refused
+    /// connection every second, so this is often about a second). `elapsed`
+    /// minus this is the time spent on records.
+    pub setup: Duration,
 }
 
 /// Why a run stopped early.
@@ -115,6 +127,7 @@ pub fn run(
         source_error: Mutex::new(None),
         on_error: options.on_error.clone().unwrap_or_else(|| Arc::new(|_: &ErrorEvent| {})),
         moves: Arc::new(Moves::default()),
+        feeding_since: Mutex::new(None),
         stats,
         options,
     });
@@ -125,7 +138,8 @@ pub fn run(
     if let Some(err) = lock(&run.fatal).take() {
         return Err(RunError::Sink(err));
     }
-    Ok(RunReport { elapsed: started.elapsed() })
+    let setup = lock(&run.feeding_since).map_or(Duration::ZERO, |since| since.saturating_duration_since(started));
+    Ok(RunReport { elapsed: started.elapsed(), setup })
 }
 
 /// Run the workers (threads of this process, connected to the other
@@ -179,6 +193,8 @@ struct RunState {
     source_error: Mutex<Option<String>>,
     on_error: ErrorHandler,
     moves: Arc<Moves>,
+    /// When the feeder first polled the source (the end of the set-up).
+    feeding_since: Mutex<Option<Instant>>,
     stats: Arc<Stats>,
     options: RunOptions,
 }
@@ -206,9 +222,9 @@ fn worker_main(worker: &mut Worker, run: &RunState) {
     let probe = ProbeHandle::new();
     let place = Place::of(&run.options);
     let my_source = if place.feeds(index) { lock(&run.source).take() } else { None };
-    // The sink writes on the last worker (of process 0 in a cluster): with the
-    // source on the first, the two per-record jobs only one worker can do land
-    // on different workers when there are several.
+    // The sink writes on the last worker (of process 0 in a cluster, or of
+    // each process): with the source on the first, the two per-record jobs
+    // only one worker can do land on different workers when there are several.
     let my_sink = if index == place.sink_worker() { lock(&run.sink).take() } else { None };
     let shared = Shared {
         stats: run.stats.clone(),
@@ -277,6 +293,7 @@ impl<'r> Feeder<'r> {
     }
 
     fn run(mut self, worker: &mut Worker, source: &mut dyn Source) {
+        lock(&self.run.feeding_since).get_or_insert_with(Instant::now);
         while !self.run.failed() {
             let round = self.poll(source);
             if matches!(round, Round::Done) {
@@ -479,9 +496,11 @@ fn build_dataflow<'s>(
             outputs.push((None, None));
             continue;
         };
-        if node.sequential && matches!(node.kind, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Delay)
+        let keyed_or_sequential = node.sequential || node.partition.is_some();
+        if keyed_or_sequential
+            && matches!(node.kind, NodeKind::Map | NodeKind::Filter | NodeKind::Branch | NodeKind::Delay)
         {
-            stream = operators::order::in_time_order(stream, &node.name);
+            stream = operators::order::in_time_order(stream, &node.name, node.partition.clone());
         }
         let out = match (node.kind, instance) {
             (NodeKind::Source | NodeKind::Concatenate, _) => (Some(stream.inspect_count(ctx)), None),
@@ -497,7 +516,8 @@ fn build_dataflow<'s>(
                 (Some(records), None)
             }
             (NodeKind::Accumulate, Some(op)) => {
-                (Some(operators::accumulate::wasm_accumulate(stream, ctx, op, node.sequential)), None)
+                let key = node.partition.clone();
+                (Some(operators::accumulate::wasm_accumulate(stream, ctx, op, node.sequential, key)), None)
             }
             (NodeKind::Branch, Some(op)) => {
                 let (no, yes) = operators::branch::wasm_branch(stream, ctx, op);

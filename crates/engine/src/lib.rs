@@ -17,18 +17,26 @@
 //! WebAssembly components, and tests implement them natively. Output does not
 //! depend on the number of workers: records sharing a time are put in source
 //! order before an accumulate or the sink sees them.
+//!
+//! A node may be keyed ([`Node::partition`]): its records are then exchanged
+//! by the hash of their [`PartitionKey`] rather than gathered by time (an
+//! accumulate) or on one worker (an operation using the state store), so one
+//! key's records meet on one worker and keys are worked on in parallel. The
+//! invariants above hold unchanged: the exchange moves records, not times.
 
 mod acks;
 mod cluster;
 mod driver;
+mod key;
 mod moves;
 mod operator;
 mod operators;
 mod plan;
 mod stats;
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, SinkPlacement};
 pub use driver::{run, RunError, RunOptions, RunReport, DEFAULT_MAX_CLOCK_SKEW};
+pub use key::PartitionKey;
 pub use operator::{ErrorEvent, ErrorHandler, Failure, FailureKind, Operator, OperatorFactory};
 pub use plan::{Input, Node, NodeKind, Plan, PlanError};
 pub use stats::{NodeStats, Stats};

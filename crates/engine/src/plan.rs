@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::OperatorFactory;
+use crate::{OperatorFactory, PartitionKey};
 
 /// The kind of a node: the graph definition's `operationType`, the one enum
 /// the configuration crate parses too (so the two cannot drift apart).
@@ -32,6 +32,11 @@ pub struct Node {
     /// their order matters: records reach it on one worker, in time order, so
     /// output stays the same for any number of workers.
     pub sequential: bool,
+    /// Records are split between workers by this key (see [`PartitionKey`]):
+    /// every record of one key reaches the same worker, in time order, and an
+    /// accumulate folds each (time, key) group into one result. `None`: the
+    /// unkeyed behaviour (an accumulate folds all records of a time together).
+    pub partition: Option<PartitionKey>,
 }
 
 impl std::fmt::Debug for Node {
@@ -41,6 +46,7 @@ impl std::fmt::Debug for Node {
             .field("kind", &self.kind)
             .field("inputs", &self.inputs)
             .field("sequential", &self.sequential)
+            .field("partition", &self.partition)
             .finish()
     }
 }
@@ -79,6 +85,10 @@ pub enum PlanError {
     /// Nothing to read.
     #[error("the graph has no source")]
     NoSource,
+    /// A partition key on an operation without a module (a source, sink or
+    /// concatenate has no per-key work to split).
+    #[error("operation '{0}' ({1}) has a partition key, but only module operations can be keyed")]
+    KeyWithoutModule(String, &'static str),
 }
 
 impl Plan {
@@ -90,6 +100,9 @@ impl Plan {
         for (i, node) in self.nodes.iter().enumerate() {
             if node.kind.operator_kind().is_some() != node.factory.is_some() {
                 return Err(PlanError::MissingModule(node.name.clone(), node.kind.as_str()));
+            }
+            if node.partition.is_some() && node.factory.is_none() {
+                return Err(PlanError::KeyWithoutModule(node.name.clone(), node.kind.as_str()));
             }
             for input in &node.inputs {
                 if input.from >= i {

@@ -24,6 +24,7 @@ fn source_to_sink() -> Plan {
         inputs: inputs.iter().map(|&from| Input { from, arm: None }).collect(),
         factory: None,
         sequential: false,
+        partition: None,
     };
     Plan { nodes: vec![node("source", NodeKind::Source, &[]), node("sink", NodeKind::Sink, &[0])] }
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use wasmgraph_connectors::memory::{MemorySink, MemorySource};
 use wasmgraph_connectors::{ConnectorError, Incoming, Poll, Sink, Source};
-use wasmgraph_engine::{run, Cluster, Input, Node, NodeKind, OperatorFactory, Plan, RunOptions, Stats};
+use wasmgraph_engine::{
+    run, Cluster, Input, Node, NodeKind, OperatorFactory, PartitionKey, Plan, RunOptions, SinkPlacement, Stats,
+};
 use wasmgraph_types::{Bytes, DataModel, Hlc, Message, Record};
 
 mod common;
@@ -22,6 +24,7 @@ fn node(name: &str, kind: NodeKind, from: Option<usize>, op: Option<Native>, seq
         inputs: from.map(|f| vec![Input { from: f, arm: None }]).unwrap_or_default(),
         factory: op.map(|o| Arc::new(o) as Arc<dyn OperatorFactory>),
         sequential,
+        partition: None,
     }
 }
 
@@ -83,18 +86,28 @@ fn hosts(n: usize) -> Vec<String> {
 }
 
 /// Run `plan` as a cluster of `processes` x `workers`, each process on a
-/// thread of its own with `source(p)` and `sink(p)`.
+/// thread of its own with `source(p)` and `sink(p)`, the sink gathered.
 fn run_cluster<S, K>(plan: fn() -> Plan, processes: usize, workers: usize, source: S, sink: K)
 where
     S: Fn(usize) -> Box<dyn Source>,
     K: Fn(usize) -> Box<dyn Sink>,
 {
+    run_cluster_with(plan, (processes, workers), SinkPlacement::Gathered, source, sink)
+}
+
+/// [`run_cluster`] with the sink placed by `sinks`.
+fn run_cluster_with<S, K>(plan: fn() -> Plan, shape: (usize, usize), sinks: SinkPlacement, source: S, sink: K)
+where
+    S: Fn(usize) -> Box<dyn Source>,
+    K: Fn(usize) -> Box<dyn Sink>,
+{
+    let (processes, workers) = shape;
     let hosts = hosts(processes);
     let threads: Vec<_> = (0..processes)
         .map(|p| {
             let (source, sink, plan) = (source(p), sink(p), plan());
             let cluster = Cluster::new(p, hosts.clone()).unwrap();
-            let options = RunOptions { workers, batch: 4, cluster: Some(cluster), ..RunOptions::default() };
+            let options = RunOptions { workers, batch: 4, cluster: Some(cluster), sinks, ..RunOptions::default() };
             std::thread::spawn(move || {
                 let stats = Arc::new(Stats::for_plan(&plan));
                 run(plan, source, sink, stats, options)
@@ -209,5 +222,165 @@ fn a_message_whose_record_a_delay_on_another_process_moved_waits_for_that_record
     );
     assert_eq!(written.lock().unwrap().len(), 35);
     assert_eq!(acked[1].lock().unwrap().len(), 17, "process 1 acknowledged every message it read");
+    assert!(early.lock().unwrap().is_empty(), "acknowledged before written: {:?}", early.lock().unwrap());
+}
+
+/// Message i at i seconds: `{"sensor":"s<i mod 5>","n":i}`, token i.
+fn sensor_messages(n: usize) -> Vec<Incoming> {
+    messages(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut m)| {
+            let payload = format!(r#"{{"sensor":"s{}","n":{i}}}"#, i % 5);
+            m.data = DataModel::Message(Message { payload: Bytes::from(payload), ..Message::default() });
+            m
+        })
+        .collect()
+}
+
+/// source -> 10 s window -> accumulate keyed by the JSON field `/sensor`
+/// (`<sensor>:<n>,<n>,...`, checking every record has the group's key) -> sink.
+fn keyed_plan() -> Plan {
+    fn field(r: &Record, name: &str) -> String {
+        let v: serde_json::Value = serde_json::from_slice(r.data.payload()).unwrap();
+        v[name].to_string().trim_matches('"').to_string()
+    }
+    let per_sensor = Native {
+        fold: Some(|staged, batch| {
+            let mut acc = String::from_utf8_lossy(staged.payload()).into_owned();
+            for r in batch {
+                let sensor = field(r, "sensor");
+                if acc.is_empty() {
+                    acc = format!("{sensor}:");
+                } else {
+                    assert!(acc.starts_with(&format!("{sensor}:")), "{sensor} folded into {acc}");
+                    acc.push(',');
+                }
+                acc.push_str(&field(r, "n"));
+            }
+            DataModel::Message(Message { payload: Bytes::from(acc), ..Message::default() })
+        }),
+        ..Native::default()
+    };
+    let mut accumulate = node("per-sensor", NodeKind::Accumulate, Some(1), Some(per_sensor), false);
+    accumulate.partition = Some(PartitionKey::JsonField("/sensor".into()));
+    Plan {
+        nodes: vec![
+            node("source", NodeKind::Source, None, None, false),
+            node("window", NodeKind::Delay, Some(0), Some(window()), false),
+            accumulate,
+            node("sink", NodeKind::Sink, Some(2), None, false),
+        ],
+    }
+}
+
+fn payloads(records: &[Record]) -> Vec<String> {
+    records.iter().map(text).collect()
+}
+
+#[test]
+fn a_keyed_accumulate_writes_the_same_for_1x1_1x2_and_3x2() {
+    const N: usize = 47;
+    let run_single = |workers: usize| {
+        let sink = MemorySink::new();
+        let plan = keyed_plan();
+        let stats = Arc::new(Stats::for_plan(&plan));
+        let options = RunOptions { workers, batch: 4, ..RunOptions::default() };
+        run(plan, Box::new(MemorySource::new(sensor_messages(N))), Box::new(sink.clone()), stats, options).unwrap();
+        sink.records()
+    };
+    let one = run_single(1);
+    // 5 windows (0-10 s, ..., 40-50 s) x 5 sensors: one result per window and sensor.
+    assert_eq!(one.len(), 25, "{:?}", payloads(&one));
+    assert_eq!(text(&one[0]), "s0:0,5");
+    assert_eq!(text(&one[1]), "s1:1,6");
+    assert_eq!(text(&one[24]), "s4:44");
+    assert_eq!(payloads(&run_single(2)), payloads(&one), "1 x 2");
+    let sinks: Vec<MemorySink> = (0..3).map(|_| MemorySink::new()).collect();
+    let sources: Vec<Mutex<Option<MemorySource>>> = (0..3)
+        .map(|p| {
+            let part = sensor_messages(N).into_iter().enumerate().filter(|(i, _)| i % 3 == p).map(|(_, m)| m);
+            Mutex::new(Some(MemorySource::new(part.collect::<Vec<_>>())))
+        })
+        .collect();
+    let acks: Vec<_> = sources.iter().map(|s| s.lock().unwrap().as_ref().unwrap().acked()).collect();
+    run_cluster(
+        keyed_plan,
+        3,
+        2,
+        |p| Box::new(sources[p].lock().unwrap().take().unwrap()),
+        |p| Box::new(sinks[p].clone()),
+    );
+    assert_eq!(sinks[0].records(), one, "3 x 2");
+    let acked: usize = acks.iter().map(|a| a.lock().unwrap().len()).sum();
+    assert_eq!(acked, N, "every message acknowledged once its window was written");
+}
+
+/// Records (time, seq) of what one process wrote, and each seq in `all`.
+struct ShareSink {
+    mine: Arc<Mutex<Vec<(u128, u64)>>>,
+    all: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Sink for ShareSink {
+    fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
+        self.mine.lock().unwrap().push((record.time.as_time(), record.seq));
+        self.all.lock().unwrap().push(record.seq);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "share sink".into()
+    }
+}
+
+#[test]
+fn every_process_writes_its_share_and_acknowledges_only_what_was_written() {
+    // source -> map keyed by sensor (records cross to their key's worker,
+    // on either process) -> 10 s window -> sink on every process.
+    fn plan() -> Plan {
+        let same = Native { map: Some(|r| Ok(r.data.clone())), ..Native::default() };
+        let mut keyed = node("by-sensor", NodeKind::Map, Some(0), Some(same), false);
+        keyed.partition = Some(PartitionKey::JsonField("/sensor".into()));
+        Plan {
+            nodes: vec![
+                node("source", NodeKind::Source, None, None, false),
+                keyed,
+                node("window", NodeKind::Delay, Some(1), Some(window()), false),
+                node("sink", NodeKind::Sink, Some(2), None, false),
+            ],
+        }
+    }
+    const N: usize = 41;
+    let written: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let early: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let shares: Vec<Arc<Mutex<Vec<(u128, u64)>>>> = (0..2).map(|_| Arc::default()).collect();
+    let sources: Vec<Mutex<Option<AckChecker>>> = (0..2)
+        .map(|p| {
+            let part = sensor_messages(N).into_iter().enumerate().filter(|(i, _)| i % 2 == p).map(|(_, m)| m);
+            let inner = MemorySource::new(part.collect::<Vec<_>>());
+            Mutex::new(Some(AckChecker { inner, written: written.clone(), early: early.clone() }))
+        })
+        .collect();
+    let acked: Vec<_> = sources.iter().map(|s| s.lock().unwrap().as_ref().unwrap().inner.acked()).collect();
+    run_cluster_with(
+        plan,
+        (2, 2),
+        SinkPlacement::EveryProcess,
+        |p| Box::new(sources[p].lock().unwrap().take().unwrap()),
+        |p| Box::new(ShareSink { mine: shares[p].clone(), all: written.clone() }),
+    );
+    let mut all = written.lock().unwrap().clone();
+    all.sort();
+    assert_eq!(all, (0..N as u64).collect::<Vec<_>>(), "every record written exactly once");
+    for (p, share) in shares.iter().enumerate() {
+        let share = share.lock().unwrap();
+        assert!(!share.is_empty(), "process {p} wrote nothing: the sink was not on every process");
+        assert!(share.windows(2).all(|w| w[0] <= w[1]), "process {p} wrote out of time order: {share:?}");
+    }
+    let acked: usize = acked.iter().map(|a| a.lock().unwrap().len()).sum();
+    assert_eq!(acked, N, "every message acknowledged");
     assert!(early.lock().unwrap().is_empty(), "acknowledged before written: {:?}", early.lock().unwrap());
 }

@@ -29,6 +29,7 @@ fn node(name: &str, kind: NodeKind, inputs: &[(usize, Option<bool>)], op: Option
         inputs: inputs.iter().map(|&(from, arm)| Input { from, arm }).collect(),
         factory: op.map(|o| Arc::new(o) as Arc<dyn OperatorFactory>),
         sequential: false,
+        partition: None,
     }
 }
 

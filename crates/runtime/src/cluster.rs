@@ -10,9 +10,12 @@
 //!   group per deployment name, partitions split between the processes);
 //! - MQTT client ids get `-<process>` so the processes' sessions differ
 //!   (each process resumes its own session after a restart);
-//! - only process 0 opens the sink: every record is written there, in one
-//!   time order, as in a single process (a file sink's output is the same
-//!   bytes); the other processes hold a placeholder that refuses records;
+//! - a gathered sink (the default for files) is opened on process 0 only:
+//!   every record is written there, in one time order, as in a single process
+//!   (a file sink's output is the same bytes); the other processes hold a
+//!   placeholder that refuses records. A sink on every process (the default
+//!   for MQTT, Kafka and OpenTelemetry) is opened by each process, which
+//!   writes its own share; a file sink then gets one file per process;
 //! - dead letters written to a file go to one file per process
 //!   (`errors.jsonl`, `errors-1.jsonl`, ...), since any process may fail a call.
 
@@ -21,8 +24,8 @@ use std::path::{Path, PathBuf};
 use wasmgraph_connector::{ConnectorError, Sink};
 use wasmgraph_connectors::file::{FileSinkSpec, FileSource, FileSourceConfig, FileSourceSpec};
 use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
-use wasmgraph_deployment::ErrorPolicy;
-use wasmgraph_engine::Cluster;
+use wasmgraph_deployment::{ClusterSinks, ErrorPolicy};
+use wasmgraph_engine::{Cluster, SinkPlacement};
 use wasmgraph_types::Record;
 
 use crate::{Pipeline, RuntimeError};
@@ -53,7 +56,31 @@ pub(crate) fn for_process(mut pipeline: Pipeline, cluster: &Cluster) -> Result<P
     if let ErrorPolicy::DeadLetter(SinkSpec::File(f)) = &mut pipeline.errors {
         f.path = per_process_path(&f.path, process);
     }
+    let placement = pipeline.sinks();
+    if let (SinkSpec::File(f), SinkPlacement::EveryProcess) = (&mut pipeline.sink, placement) {
+        f.path = per_process_path(&f.path, process);
+    }
     Ok(pipeline)
+}
+
+/// Where a sink writes in a cluster unless the deployment says: a file sink
+/// gathered on process 0 (one file, the bytes of a one-process run); sinks
+/// whose protocol has no total order across publishers (MQTT, Kafka,
+/// OpenTelemetry) on every process, so records need not cross to process 0
+/// to be written. Other (plug-in) sinks are gathered: the safe choice.
+pub(crate) fn default_placement(sink: &SinkSpec) -> SinkPlacement {
+    match sink.type_name() {
+        "mqtt" | "kafka" | "otel" => SinkPlacement::EveryProcess,
+        _ => SinkPlacement::Gathered,
+    }
+}
+
+/// The engine's placement for a deployment's `cluster.sinks`.
+pub(crate) fn placement(sinks: ClusterSinks) -> SinkPlacement {
+    match sinks {
+        ClusterSinks::Gathered => SinkPlacement::Gathered,
+        ClusterSinks::EveryProcess => SinkPlacement::EveryProcess,
+    }
 }
 
 /// The file source's part for this process.
@@ -107,8 +134,8 @@ fn config_error(what: &'static str, message: &str) -> RuntimeError {
     RuntimeError::Connector { what, source: ConnectorError::Config(message.to_string()) }
 }
 
-/// The sink of a process other than 0: the engine writes every record on
-/// process 0, so nothing reaches this one; if something did, that is a bug,
+/// The sink of a process other than 0 when the sink is gathered: the engine
+/// writes every record on process 0, so nothing reaches this one; if something did, that is a bug,
 /// reported as a sink failure rather than a silent loss.
 pub(crate) struct Elsewhere {
     /// The real sink, described.

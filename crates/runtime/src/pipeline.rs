@@ -11,7 +11,7 @@ use wasmgraph_connector::{ConnectorError, Poll, Sink, Source, StopHandle};
 use wasmgraph_connectors::file::{FileSinkSpec, FileSourceSpec};
 use wasmgraph_connectors::{EndpointSpec, OpenContext, Services, SinkSpec, SourceSpec};
 use wasmgraph_deployment::{Deployment, ErrorPolicy};
-use wasmgraph_engine::{Cluster, RunError, RunOptions, RunReport, Stats};
+use wasmgraph_engine::{Cluster, RunError, RunOptions, RunReport, SinkPlacement, Stats};
 use wasmgraph_host::MetricsRegistry;
 use wasmgraph_types::Record;
 
@@ -54,6 +54,10 @@ pub struct Pipeline {
     /// or a deployment's `cluster:`); see the `cluster` module for what each
     /// process reads and writes.
     pub cluster: Option<Cluster>,
+    /// In a cluster, where the sink writes; `None` picks by the sink's type
+    /// (a file sink gathered on process 0, MQTT, Kafka and OpenTelemetry
+    /// sinks on every process; a deployment's `cluster.sinks`).
+    pub cluster_sinks: Option<SinkPlacement>,
     /// Also print every result record to stdout as a JSON line.
     pub echo: bool,
     /// Before starting, wait up to this long for the source to receive (an
@@ -84,6 +88,7 @@ impl Pipeline {
             host: HostSettings::default(),
             workers: 1,
             cluster: None,
+            cluster_sinks: None,
             echo: false,
             ready_timeout: None,
             max_clock_skew: wasmgraph_engine::DEFAULT_MAX_CLOCK_SKEW,
@@ -120,6 +125,7 @@ impl Pipeline {
             errors: d.errors.clone(),
             endpoints: d.endpoints.clone(),
             host: HostSettings { state_store: d.state_store.clone(), ..HostSettings::default() },
+            cluster_sinks: d.cluster.as_ref().and_then(|c| c.sinks).map(cluster::placement),
             ..Pipeline::new(&d.graph, modules, d.source.clone(), d.sink.clone())
         })
     }
@@ -163,6 +169,7 @@ impl Pipeline {
             on_error,
             poll_wait: POLL_WAIT,
             cluster: self.cluster.clone(),
+            sinks: self.sinks(),
             max_clock_skew: self.max_clock_skew,
             ..RunOptions::default()
         };
@@ -187,6 +194,11 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Where the sink writes in a cluster: as set, else by the sink's type.
+    pub(crate) fn sinks(&self) -> SinkPlacement {
+        self.cluster_sinks.unwrap_or_else(|| cluster::default_placement(&self.sink))
+    }
+
     fn open_connectors(&self) -> Result<Connectors, RuntimeError> {
         let mut services = Services::new();
         let endpoint = |name: Option<&str>| name.and_then(|n| self.endpoints.get(n));
@@ -197,9 +209,12 @@ impl Pipeline {
                 .open(endpoint(self.source.endpoint_name()), &mut self.context("source", &mut services))
                 .map_err(|source| RuntimeError::Connector { what: "source", source })?,
         };
-        // In a cluster every record is written on process 0: the others open no sink.
+        // A cluster whose sink is gathered writes every record on process 0:
+        // the others open no sink.
         let sink: Box<dyn Sink> = match &self.cluster {
-            Some(c) if c.process != 0 => Box::new(cluster::Elsewhere::new(&self.sink)),
+            Some(c) if c.process != 0 && self.sinks() == SinkPlacement::Gathered => {
+                Box::new(cluster::Elsewhere::new(&self.sink))
+            }
             _ => self
                 .sink
                 .open(endpoint(self.sink.endpoint_name()), &mut self.context("sink", &mut services))
@@ -335,7 +350,14 @@ impl Running {
             .and_then(|d| d.lock().unwrap_or_else(|e| e.into_inner()).written_file().map(PathBuf::from));
         let report = result?;
         let summaries = std::mem::take(&mut *self.summaries.lock().unwrap_or_else(|e| e.into_inner()));
-        Ok(Outcome { stats: self.stats, metrics: self.metrics, elapsed: report.elapsed, summaries, dead_letter_file })
+        Ok(Outcome {
+            stats: self.stats,
+            metrics: self.metrics,
+            elapsed: report.elapsed,
+            setup: report.setup,
+            summaries,
+            dead_letter_file,
+        })
     }
 }
 
@@ -348,6 +370,9 @@ pub struct Outcome {
     pub metrics: Arc<MetricsRegistry>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Of `elapsed`, the engine's set-up before the source was first polled
+    /// (in a cluster: connecting to the other processes).
+    pub setup: Duration,
     /// The source's and sink's own counters, one line each.
     pub summaries: Vec<String>,
     /// The file failed records were written to, if any failed.

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmgraph_config::{Arm, Graph};
-use wasmgraph_engine::{Failure, Input, Node, Operator, OperatorFactory, Plan};
+use wasmgraph_config::{Arm, Graph, PartitionKeySpec};
+use wasmgraph_engine::{Failure, Input, Node, Operator, OperatorFactory, PartitionKey, Plan};
 use wasmgraph_host::{CallError, Module, ModuleSchema, OperatorConfig, Runtime};
 use wasmgraph_types::{DataModel, Hlc, OperatorKind, Record};
 
@@ -56,9 +56,19 @@ pub fn plan_live(
             }
             _ => (None, false),
         };
-        nodes.push(Node { name: node.name.clone(), kind: node.kind, inputs, factory, sequential });
+        let partition = node.partition_key.as_ref().map(partition_key);
+        nodes.push(Node { name: node.name.clone(), kind: node.kind, inputs, factory, sequential, partition });
     }
     Ok(Plan { nodes })
+}
+
+/// The engine's partition key for a graph's `partitionKey`.
+fn partition_key(spec: &PartitionKeySpec) -> PartitionKey {
+    match spec {
+        PartitionKeySpec::UserProperty(name) => PartitionKey::UserProperty(name.clone()),
+        PartitionKeySpec::TopicLevel(level) => PartitionKey::TopicLevel(*level),
+        PartitionKeySpec::JsonField(pointer) => PartitionKey::JsonField(pointer.clone()),
+    }
 }
 
 /// Each module file loaded (compiled) once.

@@ -398,13 +398,21 @@ fn plan(rt: &Runtime) -> Result<Plan> {
     ));
     Ok(Plan {
         nodes: vec![
-            Node { name: "source".into(), kind: NodeKind::Source, inputs: vec![], factory: None, sequential: false },
+            Node {
+                name: "source".into(),
+                kind: NodeKind::Source,
+                inputs: vec![],
+                factory: None,
+                sequential: false,
+                partition: None,
+            },
             Node {
                 name: "map".into(),
                 kind: NodeKind::Map,
                 inputs: vec![Input { from: 0, arm: None }],
                 factory: Some(factory),
                 sequential: false,
+                partition: None,
             },
             Node {
                 name: "sink".into(),
@@ -412,6 +420,7 @@ fn plan(rt: &Runtime) -> Result<Plan> {
                 inputs: vec![Input { from: 1, arm: None }],
                 factory: None,
                 sequential: false,
+                partition: None,
             },
         ],
     })

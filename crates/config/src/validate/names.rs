@@ -114,6 +114,14 @@ fn check_module_presence(op: &Operation, d: &mut Diagnostics) {
         ),
         _ => {}
     }
+    if let (None, Some(key)) = (ty.operator_kind(), &op.partition_key) {
+        d.push_op(
+            key.pos,
+            Rule::InvalidValue,
+            name,
+            format!("a {ty} has no per-key work to split; `partitionKey` belongs on a module operation (an accumulate, say), so remove it from `{name}`"),
+        );
+    }
 }
 
 /// The `moduleConfigurations` entry of each operation; an entry for an operation

@@ -48,6 +48,7 @@ pub(super) fn build_nodes(
             outputs,
             parameters: params,
             properties,
+            partition_key: op.partition_key.as_ref().map(|k| k.value.clone()),
             pos: op.pos,
         });
     }

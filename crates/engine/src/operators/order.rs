@@ -1,6 +1,8 @@
 //! Put a stream in time order on one worker, for operations whose calls share
 //! state (the state store): records reach them one time after another, in
-//! source order within a time, however many workers ran upstream.
+//! source order within a time, however many workers ran upstream. A keyed
+//! operation has one such stream per worker: each key's records on the
+//! worker its hash picks.
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator as _;
@@ -8,9 +10,11 @@ use wasmgraph_types::Record;
 
 use super::pending::Pending;
 use super::Records;
+use crate::PartitionKey;
 
-pub(crate) fn in_time_order<'s>(stream: Records<'s>, name: &str) -> Records<'s> {
-    let pact = Exchange::new(|_r: &Record| 0u64);
+/// Records in time order on worker 0, or with a `key` on their key's worker.
+pub(crate) fn in_time_order<'s>(stream: Records<'s>, name: &str, key: Option<PartitionKey>) -> Records<'s> {
+    let pact = Exchange::new(move |r: &Record| key.as_ref().map_or(0, |k| k.hash(r)));
     stream.unary_frontier(pact, &format!("InTimeOrder({name})"), move |_cap, _info| {
         let mut pending = Pending::default();
         move |(input, frontier), output| {

@@ -1,5 +1,6 @@
-//! The sink: every record meets on one worker and is written in time
-//! order (by its own time; records sharing a time in source order) once the
+//! The sink: every record meets on one worker (one per process when the
+//! sink writes on every process of a cluster) and is written in time order
+//! (by its own time; records sharing a time in source order) once the
 //! frontier has passed its time.
 
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,9 @@ use super::pending::Pending;
 use super::Records;
 use crate::stats::{bump, Stats};
 
-/// Writes to `sink` (present on worker `writer` only, where every record is
-/// sent: the last worker of the process, or of process 0 in a cluster). The
+/// Writes to `sink` (present on worker `writer` only, where every record of
+/// this worker is sent: the last worker of the process, or in a cluster of
+/// process 0 or of this worker's own process; see `SinkPlacement`). The
 /// returned stream carries no records; its frontier passes a time
 /// only after every record at that time has been written and flushed, which is
 /// what a probe on it tells the driver: the sink holds a capability at the
