@@ -103,6 +103,7 @@ impl fmt::Display for CallError {
             FailureKind::Timeout => write!(f, "module call timed out: {}", self.message),
             FailureKind::OutOfMemory => write!(f, "module ran out of memory: {}", self.message),
             FailureKind::InvalidOutput => write!(f, "module returned invalid data: {}", self.message),
+            FailureKind::ResourceLimit => write!(f, "module hit the resource limit: {}", self.message),
             other => write!(f, "module call failed ({other}): {}", self.message),
         }
     }

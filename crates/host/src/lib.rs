@@ -32,15 +32,18 @@ mod convert;
 mod error;
 mod imports;
 mod instance;
+mod limits;
 mod metrics;
 mod module;
 mod resources;
 mod runtime;
 mod state;
+mod state_quota;
 mod stdio;
 
 pub use error::{CallError, HostError};
 pub use instance::{ModuleInstance, ModuleSchema, OperatorConfig, OperatorStats};
+pub use limits::{HostLimits, Limit, LimitHits, LIMIT_HITS_METRIC};
 pub use metrics::{
     CounterPoint, HistogramPoint, HistogramSummary, Labels, MetricsError, MetricsRegistry, MetricsSnapshot,
 };

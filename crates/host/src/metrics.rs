@@ -1,7 +1,10 @@
 //! The in-process metrics registry behind the WIT `metrics` interface.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use crate::limits::{Limit, LimitHits, LIMIT_HITS_METRIC};
 
 /// Label set of one metric point, sorted by key.
 pub type Labels = Vec<(String, String)>;
@@ -93,6 +96,13 @@ impl Metric {
             Metric::Histogram(_) => "histogram",
         }
     }
+
+    fn has(&self, labels: &Labels) -> bool {
+        match self {
+            Metric::Counter(series) => series.contains_key(labels),
+            Metric::Histogram(series) => series.contains_key(labels),
+        }
+    }
 }
 
 /// Counters and histograms with labels, shared by all operators of a runtime
@@ -104,10 +114,25 @@ impl Metric {
 /// lock), and [`snapshot`](Self::snapshot) merges the shards. Which type a name
 /// has is decided once, in a registry-wide table consulted only the first time
 /// a shard sees the name.
+///
+/// Series that modules create count against their operation's cap
+/// ([`HostLimits::metric_series`](crate::HostLimits::metric_series)); the
+/// registry-wide table of those series is consulted only when a shard sees a
+/// series for the first time, so updates of known series cost nothing more.
 #[derive(Debug)]
 pub struct MetricsRegistry {
     shards: Box<[Mutex<BTreeMap<String, Metric>>]>,
     kinds: Mutex<BTreeMap<String, &'static str>>,
+    /// Series modules created, by name (for the series cap).
+    known: Mutex<HashMap<String, HashSet<Labels>>>,
+    /// The host's cap counters, exported as [`LIMIT_HITS_METRIC`].
+    limit_hits: Mutex<Vec<Arc<LimitHits>>>,
+}
+
+/// The series cap of the operation a module update comes from.
+pub(crate) struct SeriesCap<'a> {
+    pub hits: &'a LimitHits,
+    pub max: usize,
 }
 
 /// Shards per registry: enough that worker threads rarely share one.
@@ -118,6 +143,8 @@ impl Default for MetricsRegistry {
         MetricsRegistry {
             shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
             kinds: Mutex::new(BTreeMap::new()),
+            known: Mutex::new(HashMap::new()),
+            limit_hits: Mutex::new(Vec::new()),
         }
     }
 }
@@ -147,14 +174,16 @@ impl MetricsRegistry {
         Self::default()
     }
 
-    /// Update the metric `name` (of kind `requested`) in this thread's shard,
-    /// creating it with `empty` the first time this shard sees it.
+    /// Update the series `name{labels}` (of kind `requested`) in this thread's
+    /// shard, creating the metric with `empty` the first time this shard sees
+    /// it; a new series beyond `cap` is dropped (counted), not created.
     fn update(
         &self,
         name: &str,
         requested: &'static str,
         empty: fn() -> Metric,
-        apply: impl FnOnce(&mut Metric),
+        (labels, cap): (Labels, Option<SeriesCap<'_>>),
+        apply: impl FnOnce(&mut Metric, Labels),
     ) -> Result<(), MetricsError> {
         let mut shard = lock(&self.shards[shard_index()]);
         // Look the name up before inserting: `entry` would allocate the name on
@@ -171,34 +200,96 @@ impl MetricsRegistry {
         if metric.kind() != requested {
             return Err(MetricsError::IncompatibleType { name: name.to_string(), existing: metric.kind(), requested });
         }
-        apply(metric);
+        if let Some(cap) = cap {
+            if !metric.has(&labels) && !self.admit(name, &labels, &cap) {
+                return Ok(());
+            }
+        }
+        apply(metric, labels);
         Ok(())
+    }
+
+    /// Whether a module may create the series `name{labels}` (new to this
+    /// shard): yes if some module created it already, else if its operation
+    /// is under its cap (then it counts).
+    fn admit(&self, name: &str, labels: &Labels, cap: &SeriesCap<'_>) -> bool {
+        let mut known = lock(&self.known);
+        if known.get(name).is_some_and(|s| s.contains(labels)) {
+            return true;
+        }
+        if cap.hits.series.load(Ordering::Relaxed) >= cap.max {
+            let max = cap.max;
+            cap.hits.hit(Limit::MetricSeries, || {
+                format!("the module created {max} metric series, its limit; updates of new series are dropped")
+            });
+            return false;
+        }
+        cap.hits.series.fetch_add(1, Ordering::Relaxed);
+        known.entry(name.to_string()).or_default().insert(labels.clone());
+        true
+    }
+
+    /// Export `hits` as the [`LIMIT_HITS_METRIC`] counters.
+    pub(crate) fn register_limit_hits(&self, hits: Arc<LimitHits>) {
+        lock(&self.limit_hits).push(hits);
+    }
+
+    /// A module's counter update, under its operation's series cap.
+    pub(crate) fn add_to_counter_capped(
+        &self,
+        name: &str,
+        value: u64,
+        labels: Labels,
+        cap: SeriesCap<'_>,
+    ) -> Result<(), MetricsError> {
+        self.counter(name, value, (sorted(labels), Some(cap)))
+    }
+
+    /// A module's histogram update, under its operation's series cap.
+    pub(crate) fn record_to_histogram_capped(
+        &self,
+        name: &str,
+        value: f64,
+        labels: Labels,
+        cap: SeriesCap<'_>,
+    ) -> Result<(), MetricsError> {
+        self.histogram(name, value, (sorted(labels), Some(cap)))
     }
 
     /// Add `value` to the counter `name` with `labels` (saturating at `u64::MAX`).
     pub fn add_to_counter(&self, name: &str, value: u64, labels: Labels) -> Result<(), MetricsError> {
+        self.counter(name, value, (sorted(labels), None))
+    }
+
+    /// Record one observation `value` in the histogram `name` with `labels`.
+    pub fn record_to_histogram(&self, name: &str, value: f64, labels: Labels) -> Result<(), MetricsError> {
+        self.histogram(name, value, (sorted(labels), None))
+    }
+
+    fn counter(&self, name: &str, value: u64, series: (Labels, Option<SeriesCap<'_>>)) -> Result<(), MetricsError> {
         self.update(
             name,
             "counter",
             || Metric::Counter(BTreeMap::new()),
-            |metric| {
+            series,
+            |metric, labels| {
                 if let Metric::Counter(series) = metric {
-                    let v = series.entry(sorted(labels)).or_insert(0);
+                    let v = series.entry(labels).or_insert(0);
                     *v = v.saturating_add(value);
                 }
             },
         )
     }
 
-    /// Record one observation `value` in the histogram `name` with `labels`.
-    pub fn record_to_histogram(&self, name: &str, value: f64, labels: Labels) -> Result<(), MetricsError> {
+    fn histogram(&self, name: &str, value: f64, series: (Labels, Option<SeriesCap<'_>>)) -> Result<(), MetricsError> {
         self.update(
             name,
             "histogram",
             || Metric::Histogram(BTreeMap::new()),
-            |metric| {
+            series,
+            |metric, labels| {
                 if let Metric::Histogram(series) = metric {
-                    series.entry(sorted(labels)).or_insert_with(HistogramSummary::empty).observe(value);
+                    series.entry(labels).or_insert_with(HistogramSummary::empty).observe(value);
                 }
             },
         )
@@ -225,6 +316,18 @@ impl MetricsRegistry {
                                 .merge(s);
                         }
                     }
+                }
+            }
+        }
+        for hits in lock(&self.limit_hits).iter() {
+            for limit in Limit::ALL {
+                let n = hits.get(limit);
+                if n > 0 {
+                    let labels = vec![
+                        ("limit".to_string(), limit.as_str().to_string()),
+                        ("operation".to_string(), hits.operation().to_string()),
+                    ];
+                    *counters.entry((LIMIT_HITS_METRIC.to_string(), labels)).or_insert(0) += n;
                 }
             }
         }
@@ -324,5 +427,22 @@ mod tests {
         assert!(e.to_string().contains("is a counter"), "{e}");
         m.record_to_histogram("y", 1.0, vec![]).unwrap();
         assert!(m.add_to_counter("y", 1, vec![]).is_err());
+    }
+
+    #[test]
+    fn new_series_beyond_an_operations_cap_are_dropped_and_counted() {
+        let m = MetricsRegistry::new();
+        let hits = Arc::new(LimitHits::new("op".into()));
+        m.register_limit_hits(hits.clone());
+        let cap = || SeriesCap { hits: &hits, max: 2 };
+        for n in ["1", "2", "3", "1"] {
+            m.add_to_counter_capped("c", 1, vec![l("n", n)], cap()).unwrap();
+        }
+        // Known series still update; another operation's series are its own.
+        m.record_to_histogram_capped("h", 1.0, vec![], cap()).unwrap();
+        let s = m.snapshot();
+        assert_eq!((s.counter("c", &[("n", "1")]), s.counter("c", &[("n", "3")])), (Some(2), None));
+        assert_eq!(s.histogram("h", &[]), None);
+        assert_eq!(s.counter(LIMIT_HITS_METRIC, &[("operation", "op"), ("limit", "metric-series")]), Some(2));
     }
 }

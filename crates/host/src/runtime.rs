@@ -13,6 +13,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::HostError;
+use crate::limits::{Caps, HostLimits};
 use crate::metrics::MetricsRegistry;
 use crate::module::{CacheSource, Module};
 use crate::state::{self, StoreState};
@@ -47,6 +48,9 @@ pub struct HostConfig {
     /// Print "compiling <file> for the first time (cached afterwards)" to stderr
     /// when a module is compiled (default true; it is always logged with tracing).
     pub announce_compiles: bool,
+    /// Caps on what modules make the host keep for them (logs, state,
+    /// metric series, resource handles).
+    pub limits: HostLimits,
 }
 
 impl Default for HostConfig {
@@ -59,6 +63,7 @@ impl Default for HostConfig {
             max_instances: 100,
             pooling: true,
             announce_compiles: true,
+            limits: HostLimits::default(),
         }
     }
 }
@@ -107,6 +112,7 @@ pub(crate) struct RuntimeInner {
     pub linker: Linker<StoreState>,
     pub config: HostConfig,
     pub services: Arc<Services>,
+    pub caps: Arc<Caps>,
     cache_dir: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Module>>,
     compiled: AtomicU64,
@@ -211,12 +217,14 @@ impl Runtime {
             d.join(format!("wasmtime-{WASMTIME_VERSION}-{:016x}", h.finish()))
         });
         let stop_ticker = start_epoch_ticker(&engine)?;
+        let caps = Arc::new(Caps::new(config.limits.clone()));
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
                 config,
                 services: Arc::new(services),
+                caps,
                 cache_dir,
                 loaded: Mutex::new(HashMap::new()),
                 compiled: AtomicU64::new(0),

@@ -7,6 +7,7 @@ use wasmgraph_types::Hlc;
 use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::limits::{Caps, LimitHits, LogBudget};
 use crate::Services;
 
 /// Per-instance state.
@@ -31,6 +32,12 @@ pub(crate) struct ApiCtx {
     pub record_time: Option<Hlc>,
     /// The shared host services.
     pub services: Arc<Services>,
+    /// The runtime's caps and state-store ledger.
+    pub caps: Arc<Caps>,
+    /// This operation's cap counters (shared by its instances).
+    pub hits: Arc<LimitHits>,
+    /// This instance's log budget (shared with its stdout and stderr).
+    pub log: Arc<LogBudget>,
 }
 
 /// The view the wasm-graph host traits are implemented on: the resource table

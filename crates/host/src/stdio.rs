@@ -2,7 +2,9 @@
 //!
 //! Each complete line a module writes becomes one event with target
 //! `wasmgraph::module::stdout` (INFO) or `wasmgraph::module::stderr` (WARN) and
-//! the field `operation`. A line longer than 16 KiB is emitted in pieces. A
+//! the field `operation`. The instance's log budget applies (limits.rs): a
+//! line longer than the line size is cut (`… [N bytes cut]`; the rest of it is
+//! never buffered) and lines beyond the rate are dropped, both counted. A
 //! partial last line is emitted when the instance is dropped.
 
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-const MAX_LINE: usize = 16 * 1024;
+use crate::limits::LogBudget;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Which {
@@ -29,7 +31,10 @@ struct LineBuffer {
     which: Which,
     operation: Arc<str>,
     buf: Vec<u8>,
+    /// Bytes of the current line beyond the line size, not kept.
+    overflow: usize,
     recent: Option<RecentLines>,
+    budget: Arc<LogBudget>,
 }
 
 /// The last lines a module wrote to stderr during the current call, so that a
@@ -62,55 +67,86 @@ impl RecentLines {
 }
 
 impl LineBuffer {
-    fn emit(&self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+    /// Emits the current line (cut if it overflowed), within the rate.
+    fn finish_line(&mut self) {
+        let overflow = std::mem::take(&mut self.overflow);
+        if overflow > 0 {
+            self.budget.count_cut(self.buf.len() + overflow);
+        }
+        let text = String::from_utf8_lossy(&self.buf);
         let text = text.trim_end_matches('\r');
         if let Some(recent) = &self.recent {
             recent.push(text);
         }
-        match self.which {
-            Which::Stdout => {
-                tracing::info!(target: "wasmgraph::module::stdout", operation = %self.operation, "{text}")
-            }
-            Which::Stderr => {
-                tracing::warn!(target: "wasmgraph::module::stderr", operation = %self.operation, "{text}")
+        if self.budget.admit() {
+            let text = Cut(text, overflow);
+            match self.which {
+                Which::Stdout => {
+                    tracing::info!(target: "wasmgraph::module::stdout", operation = %self.operation, "{text}")
+                }
+                Which::Stderr => {
+                    tracing::warn!(target: "wasmgraph::module::stderr", operation = %self.operation, "{text}")
+                }
             }
         }
+        self.buf.clear();
+    }
+
+    /// Adds `chunk` to the current line, keeping at most the line size.
+    fn take(&mut self, chunk: &[u8]) {
+        let room = self.budget.line_bytes().saturating_sub(self.buf.len());
+        let n = chunk.len().min(room);
+        self.buf.extend_from_slice(&chunk[..n]);
+        self.overflow += chunk.len() - n;
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            self.emit(&line[..line.len() - 1]);
+        let mut rest = bytes;
+        while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
+            self.take(&rest[..pos]);
+            self.finish_line();
+            rest = &rest[pos + 1..];
         }
-        while self.buf.len() > MAX_LINE {
-            let piece: Vec<u8> = self.buf.drain(..MAX_LINE).collect();
-            self.emit(&piece);
+        self.take(rest);
+    }
+
+    fn has_partial(&self) -> bool {
+        !self.buf.is_empty() || self.overflow > 0
+    }
+}
+
+/// A line, and how many bytes were cut off its end.
+struct Cut<'a>(&'a str, usize);
+
+impl std::fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        if self.1 > 0 {
+            write!(f, "… [{} bytes cut]", self.1)?;
         }
+        Ok(())
     }
 }
 
 impl Drop for LineBuffer {
     fn drop(&mut self) {
-        if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
-            self.emit(&rest);
+        if self.has_partial() {
+            self.finish_line();
         }
     }
 }
 
 impl GuestOutput {
-    pub(crate) fn new(which: Which, operation: Arc<str>, recent: Option<RecentLines>) -> Self {
-        GuestOutput { inner: Arc::new(Mutex::new(LineBuffer { which, operation, buf: Vec::new(), recent })) }
+    pub(crate) fn new(which: Which, operation: Arc<str>, budget: Arc<LogBudget>, recent: Option<RecentLines>) -> Self {
+        let buffer = LineBuffer { which, operation, buf: Vec::new(), overflow: 0, recent, budget };
+        GuestOutput { inner: Arc::new(Mutex::new(buffer)) }
     }
 
     /// Emit a partial last line now (a module that traps mid-line).
     pub(crate) fn flush_partial(&self) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if !inner.buf.is_empty() {
-            let rest = std::mem::take(&mut inner.buf);
-            inner.emit(&rest);
+        if inner.has_partial() {
+            inner.finish_line();
         }
     }
 

@@ -22,16 +22,21 @@ pub enum FailureKind {
     /// is not UTF-8, a buffer handle it does not own, a delay to an earlier
     /// time. The instance is kept.
     InvalidOutput,
+    /// The instance holds more resource handles (buffers, streams, builders)
+    /// than the host allows (a module that creates them without dropping
+    /// them). The instance is re-created, which frees them.
+    ResourceLimit,
 }
 
 impl FailureKind {
     /// Every kind, for counters that report each one.
-    pub const ALL: [FailureKind; 5] = [
+    pub const ALL: [FailureKind; 6] = [
         FailureKind::Returned,
         FailureKind::Trap,
         FailureKind::Timeout,
         FailureKind::OutOfMemory,
         FailureKind::InvalidOutput,
+        FailureKind::ResourceLimit,
     ];
 
     /// The name written to `errors.jsonl`, dead letters, logs and metric labels.
@@ -42,12 +47,13 @@ impl FailureKind {
             FailureKind::Timeout => "timeout",
             FailureKind::OutOfMemory => "out-of-memory",
             FailureKind::InvalidOutput => "invalid-output",
+            FailureKind::ResourceLimit => "resource-limit",
         }
     }
 
     /// True when the instance that failed was discarded and made anew.
     pub fn recreates_instance(self) -> bool {
-        matches!(self, FailureKind::Trap | FailureKind::Timeout | FailureKind::OutOfMemory)
+        matches!(self, FailureKind::Trap | FailureKind::Timeout | FailureKind::OutOfMemory | FailureKind::ResourceLimit)
     }
 }
 

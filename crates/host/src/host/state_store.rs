@@ -6,6 +6,10 @@
 //! `state-store-error::timeout`; a stale fencing token or a failing backend
 //! becomes `state-store-error::request-error` with the store's explanation (a
 //! failing backend is also logged, since the guest may swallow the error).
+//!
+//! A set that would take the calling operation over its state-store caps
+//! (keys, bytes; see state_quota.rs) is refused with `request-error` saying so,
+//! and counted, before it reaches the store.
 
 use wasmgraph_state_store as ss;
 
@@ -15,6 +19,7 @@ use crate::bindings::imports::state_store_types::{
 };
 use crate::convert::{hlc_from_wit, hlc_to_wit};
 use crate::state::Api;
+use crate::state_quota::refusal;
 
 fn options(o: SetOptions) -> ss::SetOptions {
     ss::SetOptions {
@@ -37,6 +42,23 @@ impl Api<'_> {
             ss::StateStoreError::Timeout { .. } => StateStoreError::Timeout,
             other => StateStoreError::RequestError(other.to_string()),
         }
+    }
+}
+
+impl Api<'_> {
+    /// Runs a delete of `key`, taking the key out of the caps' ledger when
+    /// it was deleted (the ledger's lock held around it, like a set).
+    fn forget_if_deleted(
+        &self,
+        key: &[u8],
+        delete: impl FnOnce() -> Result<ss::DelResponse, ss::StateStoreError>,
+    ) -> Result<ss::DelResponse, ss::StateStoreError> {
+        let mut ledger = self.ctx.caps.ledger.lock();
+        let r = delete();
+        if r.as_ref().is_ok_and(|r| r.deleted > 0) {
+            ledger.remove(key);
+        }
+        r
     }
 }
 
@@ -64,7 +86,18 @@ impl state_store::Host for Api<'_> {
         o: SetOptions,
     ) -> wasmtime::Result<Result<StateStoreSetResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        let r = self.ctx.services.state_store.set(&key, &value, token.as_ref(), options(o));
+        let options = options(o);
+        let (ctx, limits) = (self.ctx, &self.ctx.caps.limits);
+        let mut ledger = ctx.caps.ledger.lock();
+        if let Err((keys, bytes)) = ledger.check(&ctx.hits, &key, value.len(), limits) {
+            return Ok(Err(StateStoreError::RequestError(refusal(&ctx.operation, keys, bytes, limits))));
+        }
+        let expires = options.expires;
+        let r = ctx.services.state_store.set(&key, &value, token.as_ref(), options);
+        if r.as_ref().is_ok_and(|r| r.written) {
+            ledger.set(&ctx.hits, &key, value.len(), expires);
+        }
+        drop(ledger);
         Ok(r.map(|r| StateStoreSetResponse { response: r.written, version: r.version.as_ref().map(hlc_to_wit) })
             .map_err(|e| self.error(e)))
     }
@@ -76,7 +109,8 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self.ctx.services.state_store.del(&key, token.as_ref()).map(del_response).map_err(|e| self.error(e)))
+        let r = self.forget_if_deleted(&key, || self.ctx.services.state_store.del(&key, token.as_ref()));
+        Ok(r.map(del_response).map_err(|e| self.error(e)))
     }
 
     fn vdel(
@@ -87,12 +121,7 @@ impl state_store::Host for Api<'_> {
         _timeout: Option<Duration>,
     ) -> wasmtime::Result<Result<StateStoreDelResponse, StateStoreError>> {
         let token = fencing_token.map(hlc_from_wit);
-        Ok(self
-            .ctx
-            .services
-            .state_store
-            .vdel(&key, &value, token.as_ref())
-            .map(del_response)
-            .map_err(|e| self.error(e)))
+        let r = self.forget_if_deleted(&key, || self.ctx.services.state_store.vdel(&key, &value, token.as_ref()));
+        Ok(r.map(del_response).map_err(|e| self.error(e)))
     }
 }

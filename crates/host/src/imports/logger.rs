@@ -5,6 +5,10 @@
 //! clock time in `__ts` wire form, empty outside a record call such as `init`),
 //! `context` (what the module passed) and the message. Levels map one to one;
 //! `critical` becomes an `ERROR` event with the field `critical = true`.
+//!
+//! The instance's log budget applies first (limits.rs): lines beyond the
+//! rate are dropped and a message or context longer than the line size is cut,
+//! ending with `… [N bytes cut]`; both are counted, neither allocates.
 
 use crate::bindings::imports::logger::{self, Level};
 use crate::state::Api;
@@ -21,8 +25,29 @@ impl std::fmt::Display for WireTime<'_> {
     }
 }
 
+/// A log text, and how many bytes were cut off its end.
+struct Cut<'a>(&'a str, usize);
+
+impl std::fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        if self.1 > 0 {
+            write!(f, "… [{} bytes cut]", self.1)?;
+        }
+        Ok(())
+    }
+}
+
 impl logger::Host for Api<'_> {
     fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
+        let budget = &self.ctx.log;
+        if !budget.admit() {
+            return Ok(());
+        }
+        let (text, cut) = budget.cut(&message);
+        let message = Cut(text, cut);
+        let (text, cut) = budget.cut(&context);
+        let context = Cut(text, cut);
         let operation: &str = &self.ctx.operation;
         // Formatted only if a subscriber records the event: a module that logs
         // at a disabled level (debug, usually) then costs no allocation here.

@@ -61,6 +61,8 @@ pub struct OperatorStats {
     pub out_of_memory: u64,
     /// Calls whose result the host could not accept.
     pub invalid_outputs: u64,
+    /// Calls that failed on the resource-handle cap.
+    pub resource_limits: u64,
     /// Times the instance was thrown away and re-created.
     pub recreations: u64,
     /// Nanoseconds spent re-creating instances after failed calls: dropping
@@ -71,7 +73,12 @@ pub struct OperatorStats {
 impl OperatorStats {
     /// Failed calls of all kinds.
     pub fn errors(&self) -> u64 {
-        self.returned_errors + self.traps + self.timeouts + self.out_of_memory + self.invalid_outputs
+        self.returned_errors
+            + self.traps
+            + self.timeouts
+            + self.out_of_memory
+            + self.invalid_outputs
+            + self.resource_limits
     }
 
     /// Counts one failed call.
@@ -82,6 +89,7 @@ impl OperatorStats {
             FailureKind::Timeout => self.timeouts += 1,
             FailureKind::OutOfMemory => self.out_of_memory += 1,
             FailureKind::InvalidOutput => self.invalid_outputs += 1,
+            FailureKind::ResourceLimit => self.resource_limits += 1,
             // A kind added to `wasmgraph_types` later: counted with the traps
             // until it has a counter of its own.
             _ => self.traps += 1,

@@ -44,8 +44,8 @@ pub(super) fn wrong_kind() -> Failure {
 }
 
 /// The [`CallError`] for a wasmtime error: out of memory if the limiter
-/// refused memory during the call, a timeout if the epoch deadline
-/// interrupted it, else a trap.
+/// refused memory during the call, a resource limit if the resource table was
+/// full, a timeout if the epoch deadline interrupted it, else a trap.
 pub(super) fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &HostConfig) -> CallError {
     // The message leads with what happened (the trap; the caller adds what the
     // module printed) and ends with the wasm backtrace for debugging. (`{:?}`
@@ -55,6 +55,16 @@ pub(super) fn classify(e: &wasmtime::Error, memory_exceeded: bool, config: &Host
         return CallError::new(
             FailureKind::OutOfMemory,
             format!("the instance reached its memory limit of {} bytes: {message}", config.memory_limit),
+        );
+    }
+    if e.chain().any(|c| matches!(c.downcast_ref(), Some(wasmtime::component::ResourceTableError::Full))) {
+        return CallError::new(
+            FailureKind::ResourceLimit,
+            format!(
+                "the instance holds {} resource handles (buffers, streams, builders), its limit: \
+                 the module creates them without dropping them ({message})",
+                config.limits.resources
+            ),
         );
     }
     match e.downcast_ref::<wasmtime::Trap>() {

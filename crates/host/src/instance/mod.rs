@@ -16,6 +16,7 @@ use start::{Live, OperatorExport, Spec};
 
 use crate::convert;
 use crate::error::{CallError, HostError};
+use crate::limits::{Limit, LogBudget};
 use crate::module::Module;
 use crate::runtime::Runtime;
 use crate::state::StoreState;
@@ -49,7 +50,9 @@ impl ModuleInstance {
             });
         }
         let operation: Arc<str> = config.operation.as_str().into();
-        let spec = Spec { runtime: rt.clone(), module: module.clone(), config, operation };
+        let hits = rt.inner.caps.hits_for(&operation, &rt.inner.services.metrics);
+        let log = Arc::new(LogBudget::new(&rt.config().limits, hits.clone()));
+        let spec = Spec { runtime: rt.clone(), module: module.clone(), config, operation, hits, log };
         let live = Some(spec.start()?);
         Ok(ModuleInstance { spec, live, stats: OperatorStats::default() })
     }
@@ -161,6 +164,9 @@ impl ModuleInstance {
             Err(failure) => live.describe(failure, self.spec.runtime.config()),
         };
         self.stats.count(error.kind);
+        if error.kind == FailureKind::ResourceLimit {
+            self.spec.hits.hit(Limit::Resources, || format!("operation {}: {}", self.spec.operation, error.message));
+        }
         if error.kind.recreates_instance() {
             return Err(self.recreate_after(error));
         }

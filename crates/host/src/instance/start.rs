@@ -13,6 +13,7 @@ use super::config::OperatorConfig;
 use super::failure::{classify, Failure};
 use crate::bindings::exports;
 use crate::error::{CallError, HostError};
+use crate::limits::{LimitHits, LogBudget};
 use crate::module::Module;
 use crate::runtime::{HostConfig, Runtime, EPOCH_TICK};
 use crate::state::{ApiCtx, MemoryLimiter, StoreState};
@@ -44,6 +45,11 @@ pub(super) struct Spec {
     pub config: OperatorConfig,
     /// `config.operation`, shared with every store's API context and log line.
     pub operation: Arc<str>,
+    /// The operation's cap counters.
+    pub hits: Arc<LimitHits>,
+    /// This instance's log budget; kept across re-creations, so a module that
+    /// traps does not get a fresh second of lines.
+    pub log: Arc<LogBudget>,
 }
 
 impl Spec {
@@ -72,18 +78,29 @@ impl Spec {
     fn new_store(&self) -> (Store<StoreState>, GuestOutput, RecentLines) {
         let rt = &self.runtime.inner;
         let recent_stderr = RecentLines::default();
-        let stderr = GuestOutput::new(Which::Stderr, self.operation.clone(), Some(recent_stderr.clone()));
+        let stderr =
+            GuestOutput::new(Which::Stderr, self.operation.clone(), self.log.clone(), Some(recent_stderr.clone()));
         let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone(), None))
+            .stdout(GuestOutput::new(Which::Stdout, self.operation.clone(), self.log.clone(), None))
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let mut table = wasmtime::component::ResourceTable::new();
+        table.set_max_capacity(rt.config.limits.resources);
+        let api = ApiCtx {
+            operation: self.operation.clone(),
+            record_time: None,
+            services: rt.services.clone(),
+            caps: rt.caps.clone(),
+            hits: self.hits.clone(),
+            log: self.log.clone(),
+        };
         let state = StoreState {
-            table: wasmtime::component::ResourceTable::new(),
+            table,
             wasi,
-            api: ApiCtx { operation: self.operation.clone(), record_time: None, services: rt.services.clone() },
+            api,
             limiter: MemoryLimiter { limit: rt.config.memory_limit, total: 0, exceeded: false },
         };
         let mut store = Store::new(&rt.engine, state);
