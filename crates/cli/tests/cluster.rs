@@ -1,10 +1,12 @@
 //! `wasmgraph run` as a timely cluster of several processes on 127.0.0.1, and
 //! the state store across restarts and processes (issue 17):
 //! - 3 processes x 2 workers over the sample files give the same bytes as
-//!   1 process x 1 worker;
+//!   1 process x 1 worker, for the complex graph and for the keyed example
+//!   (an accumulate with a `partitionKey`; also 1 x 2);
 //! - 2 processes on live MQTT (mosquitto): one is SIGKILLed mid-stream, the
 //!   other stops by itself with an error naming the lost peer, both restart,
-//!   and every message is in the output (duplicates counted and printed);
+//!   and every message is in the output (duplicates counted and printed); the
+//!   MQTT sink writes on every process, and each publishes its share;
 //! - a state key an operator set is there after a restart (embedded store)
 //!   and seen by an operator in another process (Redis).
 //!
@@ -140,8 +142,68 @@ fn three_processes_of_two_workers_write_what_one_worker_writes() {
         String::from_utf8_lossy(&one),
         String::from_utf8_lossy(&three)
     );
-    // Only process 0 writes the sink; the others never created a file there.
+    // A file sink is gathered: only process 0 writes it; the others never
+    // created a file there.
     assert_eq!(std::fs::read_dir(dir.path().join("3x2")).unwrap().count(), 1);
+}
+
+/// `wasmgraph run` of the keyed example over the sensor files into `out`,
+/// as `shape` = (processes, workers); waits for every process.
+fn run_keyed(dir: &Path, out: &Path, shape: (usize, usize)) {
+    let (processes, workers) = shape;
+    let hosts = (processes > 1).then(|| hosts_file(dir, processes));
+    let tag = format!("keyed-{processes}x{workers}");
+    let mut procs: Vec<Proc> = (0..processes)
+        .map(|i| {
+            let mut args: Vec<String> = ["examples/graphs/keyed.yaml", "--modules", "examples/operators"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            args.extend([
+                "--input".into(),
+                "examples/data/sensors".into(),
+                "--output".into(),
+                out.display().to_string(),
+            ]);
+            args.extend(["--workers".into(), workers.to_string()]);
+            if let Some(hosts) = &hosts {
+                args.extend(["--processes".into(), processes.to_string(), "--process".into(), i.to_string()]);
+                args.extend(["--hosts".into(), hosts.display().to_string()]);
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            Proc::spawn(dir, &format!("{tag}-{i}"), &refs)
+        })
+        .collect();
+    for p in &mut procs {
+        let status = p.wait(Duration::from_secs(180));
+        assert!(status.success(), "{tag}: a process failed ({status}):\n{}", p.log());
+    }
+}
+
+#[test]
+fn a_keyed_accumulate_writes_the_same_for_1x1_1x2_and_3x2() {
+    require_examples_built();
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for shape in [(1, 1), (1, 2), (3, 2)] {
+        let out = dir.path().join(format!("{}x{}", shape.0, shape.1));
+        run_keyed(dir.path(), &out, shape);
+        outputs.push(std::fs::read(out.join("output.jsonl")).unwrap());
+    }
+    let text = String::from_utf8_lossy(&outputs[0]).into_owned();
+    let summaries: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect();
+    let payloads: Vec<serde_json::Value> =
+        summaries.iter().map(|v| serde_json::from_str(v["payload"].as_str().unwrap()).unwrap()).collect();
+    let counts: Vec<u64> = payloads.iter().map(|p| p["temperature"]["count"].as_u64().unwrap()).collect();
+    println!("keyed example: {} summaries, readings per summary {counts:?}", summaries.len());
+    // 24 readings of 3 sensors: every reading in exactly one summary, and
+    // one summary per sensor and window (a window without a key would mix them).
+    assert_eq!(counts.iter().sum::<u64>(), 24, "{text}");
+    assert_eq!(summaries.len() % 3, 0, "{text}");
+    assert!(counts.iter().all(|&c| c <= 4), "a summary covers more than one sensor's window: {text}");
+    assert!(outputs[1] == outputs[0], "1x2 differs:\n{text}\n---\n{}", String::from_utf8_lossy(&outputs[1]));
+    assert!(outputs[2] == outputs[0], "3x2 differs:\n{text}\n---\n{}", String::from_utf8_lossy(&outputs[2]));
 }
 
 /// The `kinds` test guest, built when missing.
@@ -231,9 +293,11 @@ fn a_killed_process_stops_the_cluster_and_a_restart_loses_nothing() {
     for p in &second {
         p.signal("TERM");
     }
+    let mut published = Vec::new();
     for p in &mut second {
         let status = p.wait(Duration::from_secs(60));
         assert!(status.success(), "a cluster process failed to stop ({status}):\n{}", p.log());
+        published.push(published_count(&p.log()));
     }
     let c = counts(&seen);
     let missing: Vec<String> = (0..N).map(|i| format!("m{i:05}")).filter(|m| !c.contains_key(m)).collect();
@@ -251,8 +315,18 @@ fn a_killed_process_stops_the_cluster_and_a_restart_loses_nothing() {
         "process 0's error: {}",
         log.lines().filter(|l| l.contains("lost the connection")).collect::<Vec<_>>().join(" ")
     );
+    println!("after the restart, records published by process 0 and 1: {published:?}");
     assert!(missing.is_empty(), "lost {} message(s), e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
     assert!(c.values().all(|&n| n <= 2), "a message came more than twice");
+    // The MQTT sink writes on every process: each published its own share.
+    assert!(published.iter().all(|&n| n > 0), "a process published nothing: {published:?}");
+}
+
+/// The `N record(s) published` a live run prints when it stops.
+fn published_count(log: &str) -> u64 {
+    let line = log.lines().rev().find(|l| l.contains(" record(s) published"));
+    let n = line.and_then(|l| l.split_whitespace().next()).and_then(|n| n.parse().ok());
+    n.unwrap_or_else(|| panic!("no `record(s) published` line in:\n{log}"))
 }
 
 /// The `stateenrich` example module (numbers messages in the state store

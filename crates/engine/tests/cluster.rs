@@ -316,9 +316,12 @@ fn a_keyed_accumulate_writes_the_same_for_1x1_1x2_and_3x2() {
     assert_eq!(acked, N, "every message acknowledged once its window was written");
 }
 
+/// (time, seq) of each record one process wrote, in write order.
+type Share = Arc<Mutex<Vec<(u128, u64)>>>;
+
 /// Records (time, seq) of what one process wrote, and each seq in `all`.
 struct ShareSink {
-    mine: Arc<Mutex<Vec<(u128, u64)>>>,
+    mine: Share,
     all: Arc<Mutex<Vec<u64>>>,
 }
 
@@ -356,7 +359,7 @@ fn every_process_writes_its_share_and_acknowledges_only_what_was_written() {
     const N: usize = 41;
     let written: Arc<Mutex<Vec<u64>>> = Arc::default();
     let early: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let shares: Vec<Arc<Mutex<Vec<(u128, u64)>>>> = (0..2).map(|_| Arc::default()).collect();
+    let shares: Vec<Share> = (0..2).map(|_| Arc::default()).collect();
     let sources: Vec<Mutex<Option<AckChecker>>> = (0..2)
         .map(|p| {
             let part = sensor_messages(N).into_iter().enumerate().filter(|(i, _)| i % 2 == p).map(|(_, m)| m);
