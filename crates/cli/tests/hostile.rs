@@ -170,3 +170,208 @@ fn sigterm_during_a_burst_on_the_embedded_broker_states_its_limits_and_stops_cle
     assert!(outputs <= BURST, "{outputs} outputs for {BURST} messages");
     assert!(log.contains("record(s) published"), "a clean stop prints its summary:\n{log}");
 }
+
+// ---------------------------------------------------------------------------
+// Hostile modules (crates/test-guests/hostile): each is contained by a host
+// cap, counted, and the records around it come out unchanged. These runs read
+// files (no broker): one input file per record, in name order.
+
+/// One map operation `hostile` running the hostile guest.
+const HOSTILE_GRAPH: &str = "metadata:\n  $schema: x\n  name: hostile\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
+operations:\n  - operationType: source\n    name: source\n  - operationType: map\n    name: hostile\n    module: hostile\n  - operationType: sink\n    name: sink\n\
+connections:\n  - from: {name: source}\n    to: {name: hostile}\n  - from: {name: hostile}\n    to: {name: sink}\n";
+
+/// What a file run left behind.
+struct FileRun {
+    status: std::process::ExitStatus,
+    /// stderr: logs, warnings and the run summary.
+    log: String,
+    /// The output records' payloads, in order.
+    outputs: Vec<String>,
+    /// errors.jsonl, one JSON object per failed record.
+    errors: Vec<serde_json::Value>,
+    /// Peak resident memory of the `wasmgraph run` process (VmHWM), in MiB.
+    peak_rss_mib: u64,
+    elapsed: Duration,
+}
+
+/// The peak resident set of `pid` so far, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `wasmgraph run` of [`HOSTILE_GRAPH`] over `inputs` (payloads) with `args`;
+/// fails the test if it runs longer than `limit`.
+fn run_hostile(inputs: &[&str], args: &[&str], env: &[(&str, &str)], limit: Duration) -> FileRun {
+    let dir = tempfile::tempdir().unwrap();
+    let modules = dir.path().join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::copy(built_guest("crates/test-guests/hostile"), modules.join("hostile.wasm")).unwrap();
+    std::fs::write(dir.path().join("graph.yaml"), HOSTILE_GRAPH).unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for (i, payload) in inputs.iter().enumerate() {
+        std::fs::write(input.join(format!("{i:04}.txt")), payload).unwrap();
+    }
+    let (out, log) = (dir.path().join("out"), dir.path().join("stderr.log"));
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmgraph"))
+        .arg("run")
+        .arg(dir.path().join("graph.yaml"))
+        .args(["--modules".as_ref(), modules.as_os_str(), "--input".as_ref(), input.as_os_str()])
+        .args(["--output".as_ref(), out.as_os_str()])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("WASMGRAPH_CACHE_DIR", dir.path().join("cache"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("wasmgraph run did not end within {limit:?}:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let lines = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(out.join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let outputs = lines("output.jsonl").iter().map(|v| v["payload"].as_str().unwrap_or("").to_string()).collect();
+    FileRun {
+        status,
+        log: std::fs::read_to_string(&log).unwrap(),
+        outputs,
+        errors: lines("errors.jsonl"),
+        peak_rss_mib: peak / 1024,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The value of the host's cap counter for operation `hostile` in the run
+/// summary's module metrics (0 when absent).
+fn limit_hits(log: &str, limit: &str) -> u64 {
+    let series = format!("wasmgraph_host_limit_hits{{limit={limit},operation=hostile}} = ");
+    log.lines().find_map(|l| l.split_once(&series).map(|(_, n)| n.trim().parse().unwrap())).unwrap_or(0)
+}
+
+#[test]
+fn a_module_that_floods_its_log_is_capped_and_the_graph_keeps_running() {
+    // The long lines first: a line dropped by the rate is not cut as well.
+    let inputs = ["a", "huge-line", "huge-stdout", "flood", "stdout-flood", "b"];
+    let run = run_hostile(&inputs, &["--limit-log-lines-per-second", "100"], &[], Duration::from_secs(300));
+    let flood_lines = run.log.lines().filter(|l| l.contains("flood line")).count() as u64;
+    let longest = run.log.lines().map(str::len).max().unwrap_or(0);
+    let (rate, size) = (limit_hits(&run.log, "log-rate"), limit_hits(&run.log, "log-line-size"));
+    println!(
+        "log flood: 200,000 lines and two 32 MiB lines asked for; {flood_lines} flood line(s) logged in {:?}, \
+         longest log line {longest} bytes; counted: log-rate {rate}, log-line-size {size}; peak RSS {} MiB",
+        run.elapsed, run.peak_rss_mib
+    );
+    assert!(run.status.success(), "{}", run.log);
+    assert_eq!(run.outputs, inputs, "every record comes out unchanged");
+    // 100 lines per second per instance (+1 for a second boundary mid-run).
+    assert!(flood_lines <= 100 * (run.elapsed.as_secs() + 2), "{flood_lines} lines in {:?}", run.elapsed);
+    assert!(rate >= 200_000 - flood_lines, "dropped lines are counted: {rate}");
+    assert_eq!(size, 2, "both 32 MiB lines were cut");
+    assert!(longest < 16 * 1024 + 512, "lines are cut to 16 KiB: longest {longest}");
+    assert!(run.log.contains("bytes cut]"), "a cut line says so");
+    assert!(run.log.contains("lines per second; the excess is dropped"), "one warning when dropping starts");
+    assert_eq!(run.log.matches("lines per second; the excess is dropped").count(), 1, "only one");
+}
+
+#[test]
+fn a_module_that_grows_the_state_store_is_refused_beyond_its_cap() {
+    // 20 records asking for 100 new 100 KiB keys each: 200 MiB in the store
+    // without a cap. The same run with a cap above that shows what the cap saves.
+    let inputs: Vec<&str> = std::iter::repeat_n("state-grow", 20).chain(["after"]).collect();
+    let capped = run_hostile(&inputs, &["--limit-state-bytes", "10485760"], &[], Duration::from_secs(300));
+    let uncapped = run_hostile(&inputs, &["--limit-state-bytes", "1073741824"], &[], Duration::from_secs(300));
+    let refused = |run: &FileRun| -> u64 {
+        run.outputs.iter().filter_map(|p| p.strip_prefix("state-grow: ")?.split(' ').next()?.parse::<u64>().ok()).sum()
+    };
+    println!(
+        "state growth: 2,000 sets of 100 KiB asked for; with a 10 MiB cap {} refused (counted {}), peak RSS {} MiB; \
+         with a 1 GiB cap {} refused, peak RSS {} MiB",
+        refused(&capped),
+        limit_hits(&capped.log, "state-store"),
+        capped.peak_rss_mib,
+        refused(&uncapped),
+        uncapped.peak_rss_mib
+    );
+    assert!(capped.status.success(), "{}", capped.log);
+    assert_eq!(capped.outputs.len(), 21);
+    assert_eq!(capped.outputs[20], "after", "the graph keeps running");
+    // 10 MiB holds 102 values of 100 KiB (plus their keys).
+    assert_eq!(refused(&capped), 2_000 - 102);
+    assert_eq!(limit_hits(&capped.log, "state-store"), 2_000 - 102);
+    assert!(capped.outputs[1].contains("state-store limit: operation \\\"hostile\\\""), "{}", capped.outputs[1]);
+    assert_eq!(refused(&uncapped), 0);
+    assert!(
+        capped.peak_rss_mib + 150 < uncapped.peak_rss_mib,
+        "the cap bounds host memory: {} MiB capped, {} MiB not",
+        capped.peak_rss_mib,
+        uncapped.peak_rss_mib
+    );
+}
+
+#[test]
+fn a_module_that_leaks_resources_fails_that_call_and_the_graph_keeps_running() {
+    let inputs = ["a", "leak", "b", "leak", "c"];
+    let run = run_hostile(&inputs, &[], &[], Duration::from_secs(300));
+    let kinds: Vec<&str> = run.errors.iter().map(|e| e["kind"].as_str().unwrap_or("")).collect();
+    println!(
+        "resource leak: 2 calls creating 20,000 handles each; errors {kinds:?}, counted {}; outputs {:?}; peak RSS {} MiB",
+        limit_hits(&run.log, "resources"),
+        run.outputs,
+        run.peak_rss_mib
+    );
+    assert_eq!(run.outputs, ["a", "b", "c"], "the records around the leaks come out");
+    assert_eq!(kinds, ["resource-limit", "resource-limit"]);
+    assert_eq!(limit_hits(&run.log, "resources"), 2);
+    let message = run.errors[0]["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("10000 resource handles"), "a clear message: {}", run.errors[0]);
+}
+
+#[test]
+fn a_module_that_creates_metric_series_without_bound_is_capped() {
+    let inputs = ["metrics-grow", "metrics-grow", "metrics-grow", "after"];
+    let run = run_hostile(&inputs, &["--limit-metric-series", "1000"], &[], Duration::from_secs(300));
+    let series = run.log.lines().filter(|l| l.contains("hostile_series{")).count();
+    println!(
+        "metric series: 1,500 new label sets asked for; {series} kept, {} dropped and counted",
+        limit_hits(&run.log, "metric-series")
+    );
+    assert!(run.status.success(), "{}", run.log);
+    assert_eq!(run.outputs, inputs);
+    assert_eq!(series, 1000);
+    assert_eq!(limit_hits(&run.log, "metric-series"), 500);
+}
+
+#[test]
+fn a_module_whose_init_loops_forever_ends_in_a_clear_error_within_its_budget() {
+    let env = [("WASMGRAPH_CALL_TIMEOUT_MS", "1000")];
+    let run = run_hostile(&["a"], &["--param", "hostile.loopInit=true"], &env, Duration::from_secs(120));
+    println!(
+        "looping init: the run ended after {:?} with {}; last line: {}",
+        run.elapsed,
+        run.status,
+        run.log.lines().last().unwrap_or("")
+    );
+    assert!(!run.status.success());
+    assert!(run.log.contains("init of module hostile.wasm failed"), "{}", run.log);
+    assert!(run.log.contains("ran longer than its budget of 1s"), "{}", run.log);
+    assert!(run.outputs.is_empty());
+}

@@ -58,6 +58,7 @@ pub(crate) fn load(
         endpoints,
         state_store: crate::state_store(cfile, c.state_store),
         cluster: None,
+        limits: crate::native::checked_limits(cfile, c.limits)?,
     })
 }
 

@@ -20,10 +20,12 @@ use std::path::{Path, PathBuf};
 pub use cluster::{ClusterSinks, ClusterSpec};
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
+pub use limits::LimitsSpec;
 pub use wasmgraph_state_store::StateStoreConfig;
 
 mod aio;
 mod cluster;
+mod limits;
 mod native;
 mod oci;
 mod raw;
@@ -62,6 +64,9 @@ pub struct Deployment {
     /// Run as a timely cluster of several processes (`cluster:`; wasmgraph's
     /// own shape only). `hostsFile` is already resolved.
     pub cluster: Option<ClusterSpec>,
+    /// Caps on what modules make the host keep (`limits:`; wasmgraph's shape
+    /// or an AIO companion file).
+    pub limits: LimitsSpec,
 }
 
 impl Deployment {

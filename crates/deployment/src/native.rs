@@ -47,7 +47,18 @@ pub(crate) fn load(file: &Path, text: &str, cache_dir: Option<&Path>) -> Result<
         endpoints,
         state_store: crate::state_store(file, d.state_store),
         cluster: cluster(file, d.cluster)?,
+        limits: checked_limits(file, d.limits)?,
     })
+}
+
+/// The `limits:` section, checked (none: every default).
+pub(crate) fn checked_limits(
+    file: &Path,
+    spec: Option<crate::LimitsSpec>,
+) -> Result<crate::LimitsSpec, DeploymentError> {
+    let spec = spec.unwrap_or_default();
+    spec.check(file)?;
+    Ok(spec)
 }
 
 /// The `cluster:` section, checked, its `hostsFile` resolved.

@@ -77,6 +77,7 @@ pub struct Native {
     pub endpoints: BTreeMap<String, EndpointSpec>,
     pub state_store: Option<StateStoreConfig>,
     pub cluster: Option<crate::ClusterSpec>,
+    pub limits: Option<crate::LimitsSpec>,
 }
 
 /// AIO's `DataflowGraph` resource.
@@ -196,4 +197,5 @@ pub struct Companion {
     pub max_message_size: Option<usize>,
     pub receive_maximum: Option<u32>,
     pub state_store: Option<StateStoreConfig>,
+    pub limits: Option<crate::LimitsSpec>,
 }

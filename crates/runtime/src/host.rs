@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmgraph_host::{HostConfig, MetricsRegistry, Runtime, Services};
+use wasmgraph_host::{HostConfig, HostLimits, MetricsRegistry, Runtime, Services};
 use wasmgraph_state_store::{StateStore, StateStoreConfig};
 
 use crate::RuntimeError;
@@ -37,6 +37,9 @@ pub struct HostSettings {
     pub module_schemas: Vec<wasmgraph_host::ModuleSchema>,
     /// Print a line when a module is compiled (not found in the cache).
     pub announce_compiles: bool,
+    /// Caps on what modules make the host keep (log lines, state, metric
+    /// series, resource handles); see docs/hardening.md.
+    pub limits: HostLimits,
 }
 
 impl HostSettings {
@@ -80,7 +83,11 @@ impl HostSettings {
             }
         }
         let metrics = Arc::new(MetricsRegistry::default());
-        let mut config = HostConfig { announce_compiles: self.announce_compiles, ..HostConfig::default() };
+        let mut config = HostConfig {
+            announce_compiles: self.announce_compiles,
+            limits: self.limits.clone(),
+            ..HostConfig::default()
+        };
         if self.cache_dir.is_some() {
             config.cache_dir = self.cache_dir.clone();
         }

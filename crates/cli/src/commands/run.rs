@@ -77,6 +77,8 @@ pub struct RunArgs {
     /// time, and is counted and logged) so it cannot hold windows open.
     #[arg(long, env = "WASMGRAPH_MAX_CLOCK_SKEW", value_name = "SECONDS", default_value_t = 300)]
     pub max_clock_skew: u64,
+    #[command(flatten)]
+    pub limits: super::limits::LimitsArgs,
 }
 
 impl RunArgs {
@@ -97,6 +99,7 @@ impl RunArgs {
                 let d =
                     wasmgraph_deployment::load_in(&self.graph, self.endpoints.as_deref(), self.cache_dir.as_deref())?;
                 let mut pipeline = Pipeline::from_deployment(&d)?;
+                pipeline.host.limits = super::limits::from_deployment(&d.limits);
                 pipeline.cluster = self.cluster.resolve(d.cluster.as_ref())?;
                 self.execute_live(pipeline, false)
             }
@@ -123,6 +126,7 @@ impl RunArgs {
             cache_dir: self.cache_dir.clone(),
             state_seed: self.state.clone(),
             state_store: pipeline.host.state_store.clone(),
+            limits: self.limits.apply(pipeline.host.limits.clone()),
             ..HostSettings::from_env()?
         };
         pipeline.workers = self.workers;
