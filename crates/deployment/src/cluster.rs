@@ -70,3 +70,33 @@ impl ClusterSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClusterSinks;
+
+    /// A deployment with `cluster:` set to `cluster` (YAML flow mapping), loaded.
+    fn load(cluster: &str) -> Result<crate::Deployment, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("g.yaml"), "metadata:\n  name: g\noperations: []\nconnections: []\n").unwrap();
+        let file = dir.path().join("d.yaml");
+        let text = format!(
+            "kind: Deployment\nname: c\ngraph: g.yaml\nsource: {{type: file, path: in}}\n\
+             sink: {{type: file, path: out.jsonl}}\ncluster: {cluster}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        crate::load(&file, None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sinks_say_where_a_cluster_writes() {
+        let hosts = "hosts: ['a:1', 'b:1']";
+        assert_eq!(load(&format!("{{{hosts}}}")).unwrap().cluster.unwrap().sinks, None);
+        let every = load(&format!("{{{hosts}, sinks: everyProcess}}")).unwrap();
+        assert_eq!(every.cluster.unwrap().sinks, Some(ClusterSinks::EveryProcess));
+        let gathered = load(&format!("{{{hosts}, sinks: gathered}}")).unwrap();
+        assert_eq!(gathered.cluster.unwrap().sinks, Some(ClusterSinks::Gathered));
+        let err = load(&format!("{{{hosts}, sinks: everywhere}}")).unwrap_err();
+        assert!(err.contains("everywhere") && err.contains("everyProcess"), "{err}");
+    }
+}
