@@ -222,10 +222,118 @@ fn a_module_pushed_under_the_same_tag_is_swapped_in_while_running() {
     assert!(outputs[switch..].iter().any(|(_, i)| *i > 560), "v2 kept running after v3 was refused");
     assert!(log.contains(&format!("switching from {v1} to {v2}")), "{log}");
     assert!(log.contains(&format!("refusing {v3}")) && log.contains("keeps running"), "{log}");
+    // The exact boundary: the switch is scheduled at a record time; every
+    // record before it went through v1, every record at or after it through v2.
+    let boundary = switch_time(&log, &v1, &v2);
+    for (r, (version, i)) in received.iter().zip(&outputs) {
+        let ts = record_millis(r);
+        assert_eq!(
+            *version == 2,
+            ts >= boundary,
+            "reading {i} at {ts} ms (switch at {boundary} ms) went through v{version}"
+        );
+    }
     println!(
-        "{total} readings in, {} results out, each once and in order; v1 processed 0..{}, v2 from {} on; v3 refused",
+        "{total} readings in, {} results out, each once and in order; v1 processed 0..{}, v2 from {} on \
+         (record time {boundary} ms on); v3 refused",
         outputs.len(),
         outputs[switch].1,
         outputs[switch].1
+    );
+}
+
+/// The record time (ms) the log says the switch from `v1` to `v2` applies from.
+fn switch_time(log: &str, v1: &str, v2: &str) -> u64 {
+    let said = format!("switching from {v1} to {v2} for records from time ");
+    let time = log.lines().find_map(|l| l.split_once(&said).map(|(_, t)| t.to_string()));
+    let ms = time.as_deref().and_then(|t| t.split(':').next()?.trim().parse().ok());
+    ms.unwrap_or_else(|| panic!("no switch time in the log:\n{log}"))
+}
+
+/// A result's record time in ms, from its `__ts` user property.
+fn record_millis(r: &common::Received) -> u64 {
+    let ts = r.user_properties.iter().find(|(k, _)| k == "__ts").map(|(_, v)| v.as_str());
+    let ms = ts.and_then(|t| t.split(':').next()?.parse().ok());
+    ms.unwrap_or_else(|| panic!("a result without __ts: {:?}", r.user_properties))
+}
+
+/// A graph of one map between MQTT topics whose module is `module`.
+fn map_graph(module: &str) -> String {
+    format!(
+        "metadata:\n  $schema: x\n  name: live-graph\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
+operations:\n  - operationType: source\n    name: source\n  - operationType: map\n    name: op\n    module: {module}\n  - operationType: sink\n    name: sink\n\
+connections:\n  - from: {{name: source}}\n    to: {{name: op}}\n  - from: {{name: op}}\n    to: {{name: sink}}\n"
+    )
+}
+
+/// sha256 of a file, as the registry's content digest (`sha256sum`).
+fn sha256_of(file: &Path) -> String {
+    let out = Command::new("sha256sum").arg(file).output().unwrap();
+    let text = ok(out, "sha256sum");
+    format!("sha256:{}", text.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn a_graph_pushed_under_the_same_tag_restarts_the_run_with_nothing_lost() {
+    use common::{Client, Runtime};
+    use std::time::Duration;
+    use wasmgraph_test_mosquitto::{free_port, Mosquitto};
+
+    let registry = TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path(), free_port());
+    let host = registry.host();
+    let push_cache = dir.path().join("push-cache");
+    push(
+        &registry,
+        &push_cache,
+        &common::built_guest("crates/test-guests/passthrough"),
+        &format!("{host}/live/pass:1"),
+    );
+    push(&registry, &push_cache, &module("celsius-to-fahrenheit"), &format!("{host}/live/c2f:1"));
+    let (g1, g2) = (dir.path().join("g1.yaml"), dir.path().join("g2.yaml"));
+    std::fs::write(&g1, map_graph("live/pass:1")).unwrap();
+    std::fs::write(&g2, map_graph("live/c2f:1")).unwrap();
+    let graph_tag = format!("{host}/live/graph:1");
+    push(&registry, &push_cache, &g1, &graph_tag);
+    let deployment = live_deployment(dir.path(), &registry, broker.port);
+    let text = std::fs::read_to_string(&deployment).unwrap().replace("graph: graph.yaml", "graph: live/graph:1");
+    std::fs::write(&deployment, text).unwrap();
+    let mut rt = Runtime::start(&deployment, dir.path(), "graph-change");
+    let client = Client::connect(broker.port, "graph-change-test", &["out/#"]);
+
+    // 100 readings a second; the graph's tag moves to g2 at reading 150.
+    let total = 500u64;
+    let changed = format!("graph definition changed from {} to {}", sha256_of(&g1), sha256_of(&g2));
+    for i in 0..total {
+        client.publish("in/t", format!("{{\"temperature\":{{\"value\":{i}}}}}"), vec![]);
+        std::thread::sleep(Duration::from_millis(10));
+        if i == 150 {
+            push(&registry, &push_cache, &g2, &graph_tag);
+        }
+        if i == 350 {
+            rt.wait_for(&changed, Duration::from_secs(30));
+        }
+    }
+    client.wait_acks(total, Duration::from_secs(30));
+    client.wait_received("every result", Duration::from_secs(60), |r| r.len() as u64 >= total);
+    // Anything repeated would come right behind.
+    std::thread::sleep(Duration::from_secs(1));
+    let received = client.received();
+    let log = rt.stop();
+
+    let outputs: Vec<(u8, u64)> = received.iter().map(|r| version_and_index(&r.payload)).collect();
+    let mut seen: Vec<u64> = outputs.iter().map(|(_, i)| *i).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..total).collect::<Vec<_>>(), "every reading exactly once across the restart");
+    let switch = outputs.iter().position(|(v, _)| *v == 2).expect("the new graph processed some readings");
+    assert!(switch > 0, "the first graph processed the first readings");
+    assert!(outputs[switch..].iter().all(|(v, _)| *v == 2), "after the restart only the new graph");
+    assert!(log.contains(&changed), "both digests are logged:\n{log}");
+    assert_eq!(log.matches("wasmgraph: reading ").count(), 2, "one restart:\n{log}");
+    println!(
+        "{total} readings in, {} results out, each once; graph 1 processed {switch}, graph 2 the other {} ({changed})",
+        outputs.len(),
+        outputs.len() - switch
     );
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cluster;
+pub mod graph_watch;
 pub mod limits;
 pub mod new;
 pub mod publish;

@@ -7,9 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+
+use super::graph_watch::{Loader, Supervisor};
 use wasmgraph_connectors::mqtt::{MqttSinkSpec, MqttSourceSpec};
-use wasmgraph_connectors::{SinkSpec, SourceSpec};
-use wasmgraph_deployment::FileKind;
+use wasmgraph_connectors::{SinkSpec, SourceSpec, StopHandle};
+use wasmgraph_deployment::{Deployment, FileKind};
 use wasmgraph_runtime::{metrics_summary, parse_params, summary, AppFolder, HostSettings, Outcome, Pipeline, Running};
 
 /// Arguments of `wasmgraph run`.
@@ -95,14 +97,7 @@ impl RunArgs {
                 )
             }
             Some(input) => self.execute_files(input.clone()),
-            None if deployment => {
-                let d =
-                    wasmgraph_deployment::load_in(&self.graph, self.endpoints.as_deref(), self.cache_dir.as_deref())?;
-                let mut pipeline = Pipeline::from_deployment(&d)?;
-                pipeline.host.limits = super::limits::from_deployment(&d.limits);
-                pipeline.cluster = self.cluster.resolve(d.cluster.as_ref())?;
-                self.execute_live(pipeline, false)
-            }
+            None if deployment => self.execute_deployment(),
             None => {
                 if self.endpoints.is_some() {
                     bail!("--endpoints applies to AIO DataflowGraph deployments");
@@ -189,8 +184,45 @@ impl RunArgs {
         p
     }
 
+    /// A deployment until Ctrl-C / SIGTERM, started again (after draining)
+    /// each time its graph definition changes in the registry
+    /// (`graph_watch`).
+    fn execute_deployment(&self) -> anyhow::Result<ExitCode> {
+        let (file, endpoints, cache) = (self.graph.clone(), self.endpoints.clone(), self.cache_dir.clone());
+        let load = move || -> anyhow::Result<Deployment> {
+            Ok(wasmgraph_deployment::load_in(&file, endpoints.as_deref(), cache.as_deref())?)
+        };
+        let user = StopHandle::default();
+        let mut d = load()?;
+        loop {
+            let mut pipeline = Pipeline::from_deployment(&d)?;
+            pipeline.host.limits = super::limits::from_deployment(&d.limits);
+            pipeline.cluster = self.cluster.resolve(d.cluster.as_ref())?;
+            let every = d.registry.as_ref().and_then(|r| r.poll_interval);
+            let watch = every.map(|every| (d.clone(), Box::new(load.clone()) as Loader, every));
+            match self.run_live(pipeline, false, &user, watch)? {
+                Some(next) => d = next,
+                None => return Ok(ExitCode::SUCCESS),
+            }
+        }
+    }
+
     /// Run until Ctrl-C / SIGTERM (or the source fails).
     fn execute_live(&self, pipeline: Pipeline, app_modules: bool) -> anyhow::Result<ExitCode> {
+        self.run_live(pipeline, app_modules, &StopHandle::default(), None)?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// One live run, its source stopped by `user` (the signals) or by a
+    /// changed graph definition when `watch` is given: then the deployment
+    /// to run next.
+    fn run_live(
+        &self,
+        pipeline: Pipeline,
+        app_modules: bool,
+        user: &StopHandle,
+        watch: Option<(Deployment, Loader, Duration)>,
+    ) -> anyhow::Result<Option<Deployment>> {
         let mut pipeline = self.configure(pipeline, app_modules)?;
         pipeline.echo = self.echo;
         pipeline.ready_timeout = Some(Duration::from_secs(30));
@@ -198,20 +230,30 @@ impl RunArgs {
         let telemetry = self.telemetry.start(&running)?;
         // A source that ends by itself (a deployment reading files) runs to its end.
         let stop = running.stop_handle();
-        if let Some(stop) = &stop {
-            crate::signals::stop_on_signals(stop.clone())?;
+        if stop.is_some() {
+            static SIGNALS: std::sync::Once = std::sync::Once::new();
+            let mut watching = Ok(());
+            SIGNALS.call_once(|| watching = crate::signals::stop_on_signals(user.clone()));
+            watching?;
         }
+        // A source that cannot be stopped (files) cannot be drained for a restart either.
+        let watch = watch.filter(|_| stop.is_some());
+        let supervisor = Supervisor::start(user.clone(), stop.clone(), watch);
         announce(&running, self.echo);
         let outcome = running.wait();
+        let next = supervisor.finish();
         telemetry.shutdown();
         if let Ok(o) = &outcome {
             print_live_summary(o);
         }
         outcome?;
+        if next.is_some() && !user.is_stopped() {
+            return Ok(next);
+        }
         if stop.is_some_and(|s| !s.is_stopped()) {
             bail!("the source ended unexpectedly");
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(None)
     }
 }
 
