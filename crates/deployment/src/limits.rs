@@ -49,3 +49,25 @@ impl LimitsSpec {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LimitsSpec, String> {
+        let spec: LimitsSpec = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        spec.check(Path::new("d.yaml")).map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+
+    #[test]
+    fn limits_are_optional_and_range_checked() {
+        let spec = parse("logLinesPerSecond: 200\nstateBytes: 1048576\n").unwrap();
+        assert_eq!((spec.log_lines_per_second, spec.state_bytes, spec.state_keys), (Some(200), Some(1 << 20), None));
+        let zero = parse("resources: 0\n").unwrap_err();
+        assert!(zero.contains("d.yaml: limits.resources: 0 is out of range"), "{zero}");
+        let rate = parse("logLinesPerSecond: 4294967296\n").unwrap_err();
+        assert!(rate.contains("limits.logLinesPerSecond"), "{rate}");
+        assert!(parse("stateKey: 1\n").unwrap_err().contains("stateKey"), "unknown keys are refused");
+    }
+}

@@ -16,7 +16,7 @@ use super::{CORRELATION_DATA, RESPONSE_TOPIC, TIMESTAMP};
 use crate::aio;
 
 /// The message for a PUBLISH, and its `__ts` time if it carries one.
-pub(crate) fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
+pub fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
     let mut time = None;
     let mut user_properties = Vec::new();
     let mut content_type = None;
@@ -55,10 +55,7 @@ pub(crate) fn to_message(publish: Publish) -> (Message, Option<Hlc>) {
 /// the response topic and correlation data, `__ts` is the record's time, then
 /// `__protVer` and (when given) `__srcId` = `source_id`, replacing any the
 /// record carries.
-pub(crate) fn to_publish<'r>(
-    record: &'r Record,
-    source_id: Option<&str>,
-) -> (Option<&'r Bytes>, Bytes, PublishProperties) {
+pub fn to_publish<'r>(record: &'r Record, source_id: Option<&str>) -> (Option<&'r Bytes>, Bytes, PublishProperties) {
     let mut props = PublishProperties::default();
     let topic = match &record.data {
         DataModel::Message(m) => {

@@ -30,7 +30,9 @@
 
 mod client;
 mod config;
-mod message;
+// Public for the fuzz target `mqtt_message` (fuzz/), not part of the API.
+#[doc(hidden)]
+pub mod message;
 mod sink;
 mod source;
 mod spec;
