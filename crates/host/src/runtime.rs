@@ -181,6 +181,7 @@ fn link(engine: &Engine) -> Result<Linker<StoreState>, HostError> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
     crate::bindings::Operators::add_to_linker::<StoreState, state::ApiData>(&mut linker, state::api)
         .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+    crate::imports::logger::add_borrowed_to_linker(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
     Ok(linker)
 }
 
