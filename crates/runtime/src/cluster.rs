@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_sink_is_gathered_unless_every_process_writes_its_own_file() {
+        let cluster = Cluster::new(1, vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()]).unwrap();
+        let mut pipeline = Pipeline::files("g.yaml", "ops", "in", "out");
+        assert_eq!(default_placement(&pipeline.sink), SinkPlacement::Gathered);
+        let sink_path = |p: &Pipeline| match &p.sink {
+            SinkSpec::File(f) => f.path.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sink_path(&for_process(pipeline.clone(), &cluster).unwrap()), Path::new("out/output.jsonl"));
+        pipeline.cluster_sinks = Some(placement(ClusterSinks::EveryProcess));
+        assert_eq!(sink_path(&for_process(pipeline, &cluster).unwrap()), Path::new("out/output-1.jsonl"));
+    }
+
+    #[test]
     fn dead_letter_files_are_per_process() {
         assert_eq!(per_process_path(Path::new("out/errors.jsonl"), 0), Path::new("out/errors.jsonl"));
         assert_eq!(per_process_path(Path::new("out/errors.jsonl"), 2), Path::new("out/errors-2.jsonl"));
