@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use cluster::{ClusterSinks, ClusterSpec};
+pub use limits::LimitsSpec;
 pub use wasmgraph_connectors::{EndpointSpec, SinkSpec, SourceSpec};
 pub use wasmgraph_oci::{RegistryEndpoint, RegistryEndpointSpec};
-pub use limits::LimitsSpec;
 pub use wasmgraph_state_store::StateStoreConfig;
 
 mod aio;
