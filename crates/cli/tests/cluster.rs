@@ -217,23 +217,15 @@ connections:\n  - from: {name: source}\n    to: {name: keep}\n  - from: {name: k
 
 /// A deployment on mosquitto at `port` with a `cluster:` section naming `hosts`.
 fn mqtt_cluster_deployment(dir: &Path, port: u16, hosts: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir.join("modules")).unwrap();
-    std::fs::copy(kinds_module(), dir.join("modules/kinds.wasm")).unwrap();
-    std::fs::write(dir.join("graph.yaml"), FILTER_GRAPH).unwrap();
-    let deployment = dir.join("deployment.yaml");
-    std::fs::write(
-        &deployment,
-        format!(
-            "kind: Deployment\nname: clustered\ngraph: graph.yaml\nmodules: modules\n\
+    let deployment = format!(
+        "kind: Deployment\nname: clustered\ngraph: graph.yaml\nmodules: modules\n\
              source:\n  endpoint: broker\n  topics: ['in/#']\n\
              sink:\n  endpoint: broker\n  topic: out/${{inputTopic}}\n\
              endpoints:\n  broker:\n    host: 127.0.0.1\n    port: {port}\n\
              cluster:\n  hostsFile: {}\n",
-            hosts.display()
-        ),
-    )
-    .unwrap();
-    deployment
+        hosts.display()
+    );
+    common::deployment_folder(dir, FILTER_GRAPH, &[("kinds", kinds_module())], "deployment.yaml", &deployment)
 }
 
 fn counts(seen: &[Received]) -> HashMap<String, usize> {
@@ -332,30 +324,19 @@ fn published_count(log: &str) -> u64 {
 /// The `stateenrich` example module (numbers messages in the state store
 /// key `stateenrich/count`) in a deployment over `input`, with `state_store`.
 fn state_deployment(dir: &Path, name: &str, input: &Path, state_store: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("modules")).unwrap();
     let module = root().join("examples/operators/stateenrich/bin/x86_64/release/stateenrich.wasm");
     assert!(module.exists(), "{} is missing: run scripts/build-examples.sh first", module.display());
-    std::fs::copy(module, dir.join("modules/stateenrich.wasm")).unwrap();
-    std::fs::write(
-        dir.join("graph.yaml"),
-        "metadata:\n  $schema: x\n  name: state\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
+    let graph = "metadata:\n  $schema: x\n  name: state\n  version: '1.0.0'\nmoduleRequirements:\n  apiVersion: '1.1.0'\n  runtimeVersion: '1.1.0'\n\
          operations:\n  - operationType: source\n    name: source\n  - operationType: map\n    name: number\n    module: stateenrich\n  - operationType: sink\n    name: sink\n\
-         connections:\n  - from: {name: source}\n    to: {name: number}\n  - from: {name: number}\n    to: {name: sink}\n",
-    )
-    .unwrap();
-    let deployment = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &deployment,
-        format!(
-            "kind: Deployment\nname: {name}\ngraph: graph.yaml\nmodules: modules\n\
+         connections:\n  - from: {name: source}\n    to: {name: number}\n  - from: {name: number}\n    to: {name: sink}\n";
+    let deployment = format!(
+        "kind: Deployment\nname: {name}\ngraph: graph.yaml\nmodules: modules\n\
              source:\n  type: file\n  path: {}\n\
              sink:\n  type: file\n  path: out-{name}.jsonl\n\
              stateStore:\n{state_store}",
-            input.display()
-        ),
-    )
-    .unwrap();
-    deployment
+        input.display()
+    );
+    common::deployment_folder(dir, graph, &[("stateenrich", module)], &format!("{name}.yaml"), &deployment)
 }
 
 /// The `sequence` user property of every output line of `file`.

@@ -25,23 +25,13 @@ connections:\n  - from: {name: source}\n    to: {name: second}\n  - from: {name:
 /// A folder with `graph`, the modules `(name, component)` and a deployment on
 /// mosquitto at `port` (`in/#` to `sink_topic`), plus `extra` YAML.
 fn setup(dir: &Path, graph: &str, modules: &[(&str, PathBuf)], port: u16, sink_topic: &str, extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("modules")).unwrap();
-    for (name, component) in modules {
-        std::fs::copy(component, dir.join(format!("modules/{name}.wasm"))).unwrap();
-    }
-    std::fs::write(dir.join("graph.yaml"), graph).unwrap();
-    let deployment = dir.join("deployment.yaml");
-    std::fs::write(
-        &deployment,
-        format!(
-            "kind: Deployment\nname: t\ngraph: graph.yaml\nmodules: modules\n\
+    let deployment = format!(
+        "kind: Deployment\nname: t\ngraph: graph.yaml\nmodules: modules\n\
              source:\n  endpoint: broker\n  topics: ['in/#']\n\
              sink:\n  endpoint: broker\n  topic: {sink_topic}\n\
              endpoints:\n  broker:\n    host: 127.0.0.1\n    port: {port}\n    clientId: hostile\n{extra}"
-        ),
-    )
-    .unwrap();
-    deployment
+    );
+    common::deployment_folder(dir, graph, modules, "deployment.yaml", &deployment)
 }
 
 /// Every payload part (comma-separated window contents) received so far.

@@ -37,21 +37,13 @@ connections:\n  - from: {name: source}\n    to: {name: second}\n  - from: {name:
 
 /// A folder with the graph, the module and a deployment using `endpoint`.
 fn setup(dir: &Path, graph: &str, endpoint: &str, extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("modules")).unwrap();
-    std::fs::copy(kinds_module(), dir.join("modules/kinds.wasm")).unwrap();
-    std::fs::write(dir.join("graph.yaml"), graph).unwrap();
-    let deployment = dir.join("deployment.yaml");
-    std::fs::write(
-        &deployment,
-        format!(
-            "kind: Deployment\nname: t\ngraph: graph.yaml\nmodules: modules\n\
+    let deployment = format!(
+        "kind: Deployment\nname: t\ngraph: graph.yaml\nmodules: modules\n\
              source:\n  endpoint: broker\n  topics: ['in/#']\n  maxMessageSize: 4096\n\
              sink:\n  endpoint: broker\n  topic: out/${{inputTopic}}\n\
              endpoints:\n  broker:\n{endpoint}{extra}"
-        ),
-    )
-    .unwrap();
-    deployment
+    );
+    common::deployment_folder(dir, graph, &[("kinds", kinds_module())], "deployment.yaml", &deployment)
 }
 
 fn counts(seen: &[Received]) -> HashMap<String, usize> {

@@ -169,6 +169,21 @@ impl Caps {
     }
 }
 
+/// A log text as the budget let it through, and how many bytes were cut off
+/// its end (shown as `… [N bytes cut]`): module log lines and stdout/stderr
+/// lines alike.
+pub(crate) struct Cut<'a>(pub &'a str, pub usize);
+
+impl std::fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        if self.1 > 0 {
+            write!(f, "… [{} bytes cut]", self.1)?;
+        }
+        Ok(())
+    }
+}
+
 /// The log-rate budget of one instance, shared by its logger calls and its
 /// stdout and stderr lines: at most `per_second` lines in each second.
 #[derive(Debug)]

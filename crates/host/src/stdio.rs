@@ -13,7 +13,7 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::limits::LogBudget;
+use crate::limits::{Cut, LogBudget};
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Which {
@@ -112,19 +112,6 @@ impl LineBuffer {
 
     fn has_partial(&self) -> bool {
         !self.buf.is_empty() || self.overflow > 0
-    }
-}
-
-/// A line, and how many bytes were cut off its end.
-struct Cut<'a>(&'a str, usize);
-
-impl std::fmt::Display for Cut<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)?;
-        if self.1 > 0 {
-            write!(f, "… [{} bytes cut]", self.1)?;
-        }
-        Ok(())
     }
 }
 

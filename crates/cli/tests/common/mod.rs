@@ -267,3 +267,24 @@ pub fn built_guest(crate_dir: &str) -> PathBuf {
     );
     find().expect("wasmgraph build produced no .wasm")
 }
+
+/// Writes a deployment folder under `dir`: `graph.yaml`, each module
+/// `(name, component)` copied to `modules/<name>.wasm`, and the deployment file
+/// `file_name` holding `deployment`. Returns the deployment file's path.
+pub fn deployment_folder(
+    dir: &Path,
+    graph: &str,
+    modules: &[(&str, PathBuf)],
+    file_name: &str,
+    deployment: &str,
+) -> PathBuf {
+    std::fs::create_dir_all(dir.join("modules")).unwrap();
+    for (name, component) in modules {
+        std::fs::copy(component, dir.join(format!("modules/{name}.wasm")))
+            .unwrap_or_else(|e| panic!("copying {}: {e}", component.display()));
+    }
+    std::fs::write(dir.join("graph.yaml"), graph).unwrap();
+    let path = dir.join(file_name);
+    std::fs::write(&path, deployment).unwrap();
+    path
+}

@@ -16,6 +16,7 @@ use wasmtime::component::{Linker, WasmStr};
 use wasmtime::StoreContextMut;
 
 use crate::bindings::imports::logger::{self, Level};
+use crate::limits::Cut;
 use crate::state::{Api, ApiCtx, StoreState};
 
 /// A record time shown in `__ts` wire form (empty when there is none).
@@ -27,19 +28,6 @@ impl std::fmt::Display for WireTime<'_> {
             Some(t) => f.write_str(&t.to_wire()),
             None => Ok(()),
         }
-    }
-}
-
-/// A log text, and how many bytes were cut off its end.
-struct Cut<'a>(&'a str, usize);
-
-impl std::fmt::Display for Cut<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)?;
-        if self.1 > 0 {
-            write!(f, "… [{} bytes cut]", self.1)?;
-        }
-        Ok(())
     }
 }
 
