@@ -49,10 +49,7 @@ impl MetricsService for Collector {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.note_auth(request.metadata().get("authorization").and_then(|v| v.to_str().ok()));
-        if let Some(code) = self.refuse {
-            return Err(tonic::Status::new(code, "refused by the test"));
-        }
+        self.admit(request.metadata())?;
         lock(&self.metrics).push(request.into_inner());
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
@@ -64,10 +61,7 @@ impl LogsService for Collector {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.note_auth(request.metadata().get("authorization").and_then(|v| v.to_str().ok()));
-        if let Some(code) = self.refuse {
-            return Err(tonic::Status::new(code, "refused by the test"));
-        }
+        self.admit(request.metadata())?;
         lock(&self.logs).push(request.into_inner());
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
@@ -80,6 +74,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Collector {
     fn note_auth(&self, value: Option<&str>) {
         lock(&self.authorization).push(value.unwrap_or("").to_string());
+    }
+
+    /// A gRPC export's common part: note its authorization, then refuse it
+    /// if the test asked for that.
+    fn admit(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
+        self.note_auth(metadata.get("authorization").and_then(|v| v.to_str().ok()));
+        match self.refuse {
+            Some(code) => Err(tonic::Status::new(code, "refused by the test")),
+            None => Ok(()),
+        }
     }
 
     /// Every metric of every request received so far, in arrival order.
