@@ -38,6 +38,9 @@ pub struct MqttConnection {
     pub reconnect_min: Duration,
     /// Longest wait between reconnection attempts.
     pub reconnect_max: Duration,
+    /// The broker can be frozen and drained on a clean stop (the embedded
+    /// one, which acknowledges on receipt); see `mqtt::drain`.
+    pub(crate) freeze: Option<super::drain::FreezeHandle>,
 }
 
 impl MqttConnection {
@@ -54,6 +57,7 @@ impl MqttConnection {
             session_expiry: Duration::from_secs(3600),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
+            freeze: None,
         }
     }
 

@@ -30,6 +30,7 @@
 
 mod client;
 mod config;
+mod drain;
 // Public for the fuzz target `mqtt_message` (fuzz/), not part of the API.
 #[doc(hidden)]
 pub mod message;
@@ -146,9 +147,11 @@ fn embedded(port: u16, client_id: String, ctx: &mut OpenContext<'_>) -> Result<M
         notes = b.notes();
         Ok(b)
     })?;
-    let addr = broker.addr();
+    let (addr, freeze) = (broker.internal_addr(), broker.freeze_handle());
     notes.into_iter().for_each(|n| ctx.services.note(n));
-    Ok(MqttConnection::new(addr.ip().to_string(), addr.port(), client_id))
+    let mut connection = MqttConnection::new(addr.ip().to_string(), addr.port(), client_id);
+    connection.freeze = Some(freeze);
+    Ok(connection)
 }
 
 #[cfg(not(feature = "embedded-broker"))]

@@ -23,6 +23,7 @@ use super::client::{
     io_runtime, let_more_arrive, reconnecting, tls_connector, validate, KeepAlive, Link, LinkError, TaskControl,
 };
 use super::config::{qos, MqttConnection, MqttSourceConfig};
+use super::drain::{self, Drain};
 use super::message::to_message;
 use crate::{ConnectorError, Incoming, Poll, Source};
 
@@ -56,8 +57,18 @@ pub struct SourceCounters {
 struct Delivery {
     /// The acknowledgement token (QoS 1), see [`token`].
     token: Option<u64>,
-    /// The message, or the topic and size of one over the size limit.
-    content: Result<Incoming, (String, usize)>,
+    content: Content,
+}
+
+#[derive(Debug)]
+enum Content {
+    /// A message for the engine.
+    Message(Incoming),
+    /// The topic and size of a message over the size limit.
+    Oversized(String, usize),
+    /// A message that looks like a drain marker (`mqtt::drain`): the source
+    /// decides, and hands it on as a message if it is not one of its own.
+    Marker(Publish),
 }
 
 /// Messages waiting for the engine.
@@ -117,6 +128,8 @@ pub struct MqttSource {
     /// How many entries of `outstanding` are not done yet.
     undone: usize,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The drain under way, once stopped on a broker that needs one.
+    draining: Option<Drain>,
 }
 
 impl std::fmt::Debug for MqttSource {
@@ -169,6 +182,7 @@ impl MqttSource {
             outstanding: VecDeque::new(),
             undone: 0,
             task: Some(task),
+            draining: None,
         })
     }
 
@@ -206,15 +220,20 @@ impl MqttSource {
 
     /// Take one delivery: a message for the engine, or one dropped as too large.
     fn accept(&mut self, delivery: Delivery, out: &mut Vec<Incoming>) {
-        match delivery.content {
-            Ok(incoming) => {
+        let content = match delivery.content {
+            Content::Marker(publish) => self.marker(publish, delivery.token),
+            other => other,
+        };
+        match content {
+            Content::Marker(_) => {}
+            Content::Message(incoming) => {
                 if let Some(token) = delivery.token {
                     self.outstanding.push_back(Pending { token, done: false });
                     self.undone += 1;
                 }
                 out.push(incoming);
             }
-            Err((topic, size)) => {
+            Content::Oversized(topic, size) => {
                 self.counters.oversized.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
                     topic,
@@ -227,6 +246,50 @@ impl MqttSource {
                 }
             }
         }
+    }
+
+    /// A message that looks like a drain marker: counted if it is one of the
+    /// drain's (and acknowledged: the broker may deliver it at the
+    /// subscription's QoS), else a message like any other.
+    fn marker(&mut self, publish: Publish, token: Option<u64>) -> Content {
+        match self.draining.as_mut().and_then(|d| Some((d.marker(&publish.payload)?, d))) {
+            Some((i, drain)) => {
+                drain.arrived(i);
+                if let Some(token) = token {
+                    self.outstanding.push_back(Pending { token, done: true });
+                }
+                Content::Marker(publish)
+            }
+            None => {
+                let (message, time) = to_message(publish);
+                Content::Message(Incoming { data: DataModel::Message(message), time, ack: token })
+            }
+        }
+    }
+
+    /// Asked to stop: whether the source may end now. On a broker that
+    /// acknowledges on receipt (the embedded one) only once it is drained:
+    /// every message it accepted before it stopped taking more has been
+    /// handed to the engine (see `mqtt::drain`).
+    fn drained(&mut self) -> bool {
+        let Some(broker) = &self.config.connection.freeze else { return true };
+        let drain = self.draining.get_or_insert_with(|| {
+            tracing::info!("draining the embedded MQTT broker: it refuses new publishes; reading what it accepted");
+            Drain::start(broker.as_ref(), &self.config.topics)
+        });
+        if drain.complete() {
+            tracing::info!("the embedded MQTT broker is drained");
+            return true;
+        }
+        if drain.overdue() {
+            tracing::warn!(
+                missing = drain.missing(),
+                "the drain of the embedded MQTT broker timed out after {:?}: messages it accepted may be lost",
+                drain::DRAIN_TIMEOUT
+            );
+            return true;
+        }
+        false
     }
 
     /// Hand every finished message at the front of the queue, in order, to
@@ -271,9 +334,11 @@ impl Source for MqttSource {
     }
 
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll, ConnectorError> {
-        if self.stop.load(Ordering::Acquire) {
+        if self.stop.load(Ordering::Acquire) && self.drained() {
             return Ok(Poll::End);
         }
+        // Asked to stop and not draining: wait no longer.
+        let ending = || self.stop.load(Ordering::Acquire) && self.draining.is_none();
         // While earlier messages wait for their acknowledgement the broker may
         // hold back new ones (its in-flight window): come back quickly so the
         // engine can finish and acknowledge them.
@@ -286,7 +351,7 @@ impl Source for MqttSource {
             if inbox.items.is_empty() && inbox.fatal.is_none() && !wait.is_zero() {
                 let until = Instant::now() + wait;
                 inbox.waiting = true;
-                while inbox.items.is_empty() && inbox.fatal.is_none() && !self.stop.load(Ordering::Acquire) {
+                while inbox.items.is_empty() && inbox.fatal.is_none() && !ending() {
                     let left = until.saturating_duration_since(Instant::now());
                     if left.is_zero() || self.task.as_ref().is_none_or(|t| t.is_finished()) {
                         break;
@@ -376,10 +441,13 @@ impl Task {
         let size = message_size(&publish);
         if size > self.max_message_size {
             let topic = String::from_utf8_lossy(&publish.topic).into_owned();
-            return Delivery { token, content: Err((topic, size)) };
+            return Delivery { token, content: Content::Oversized(topic, size) };
+        }
+        if drain::may_be_marker(&publish.payload) {
+            return Delivery { token, content: Content::Marker(publish) };
         }
         let (message, time) = to_message(publish);
-        Delivery { token, content: Ok(Incoming { data: DataModel::Message(message), time, ack: token }) }
+        Delivery { token, content: Content::Message(Incoming { data: DataModel::Message(message), time, ack: token }) }
     }
 }
 
