@@ -211,6 +211,11 @@ impl Client {
         }
     }
 
+    /// PUBACKs received so far.
+    pub fn acks(&self) -> u64 {
+        *self.acks.lock().unwrap()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }

@@ -41,6 +41,9 @@ pub struct MqttConnection {
     /// The broker can be frozen and drained on a clean stop (the embedded
     /// one, which acknowledges on receipt); see `mqtt::drain`.
     pub(crate) freeze: Option<super::drain::FreezeHandle>,
+    /// How logs name the broker when `host:port` is not where users reach
+    /// it (the embedded broker, whose clients go through its proxy).
+    pub(crate) shown_as: Option<String>,
 }
 
 impl MqttConnection {
@@ -58,11 +61,15 @@ impl MqttConnection {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
             freeze: None,
+            shown_as: None,
         }
     }
 
     /// `mqtt://host:port` or `mqtts://host:port`, for logs.
     pub fn endpoint(&self) -> String {
+        if let Some(shown) = &self.shown_as {
+            return shown.clone();
+        }
         let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
         format!("{scheme}://{}:{}", self.host, self.port)
     }

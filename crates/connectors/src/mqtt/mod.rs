@@ -148,9 +148,11 @@ fn embedded(port: u16, client_id: String, ctx: &mut OpenContext<'_>) -> Result<M
         Ok(b)
     })?;
     let (addr, freeze) = (broker.internal_addr(), broker.freeze_handle());
+    let shown_as = format!("mqtt://{} (embedded)", broker.addr());
     notes.into_iter().for_each(|n| ctx.services.note(n));
     let mut connection = MqttConnection::new(addr.ip().to_string(), addr.port(), client_id);
     connection.freeze = Some(freeze);
+    connection.shown_as = Some(shown_as);
     Ok(connection)
 }
 

@@ -255,6 +255,8 @@ impl MqttSource {
         match self.draining.as_mut().and_then(|d| Some((d.marker(&publish.payload)?, d))) {
             Some((i, drain)) => {
                 drain.arrived(i);
+                // `received` counts the stream's messages, not our own markers.
+                self.counters.received.fetch_sub(1, Ordering::Relaxed);
                 if let Some(token) = token {
                     self.outstanding.push_back(Pending { token, done: true });
                 }

@@ -48,7 +48,7 @@ pub(super) struct Gate {
     frozen: AtomicBool,
     /// QoS 1/2 publishes forwarded to rumqttd, not acknowledged yet, over all connections.
     pending: AtomicUsize,
-    /// When a packet last went from rumqttd to a client (ms since `epoch`).
+    /// When a PUBLISH last went from rumqttd to a subscriber (ms since `epoch`).
     last_down: AtomicU64,
     epoch: Instant,
 }
@@ -95,8 +95,9 @@ impl Gate {
         self.pending.load(Ordering::SeqCst)
     }
 
-    /// Wait until nothing went to any client for `quiet`, at most `max`:
-    /// subscribers have what the broker had for them.
+    /// Wait until no message went to any subscriber for `quiet`, at most
+    /// `max`: subscribers have what the broker had for them. (Reconnecting
+    /// publishers' CONNACKs do not count.)
     pub(super) fn wait_quiet(&self, quiet: Duration, max: Duration) {
         let until = Instant::now() + max;
         loop {
@@ -275,7 +276,9 @@ async fn downstream(
         loop {
             match frames.take() {
                 Ok(Some(packet)) => {
-                    watch_ack(&packet, &conn, &gate);
+                    if watch_ack(&packet, &conn, &gate) == PUBLISH {
+                        gate.touch();
+                    }
                     out.extend_from_slice(&packet);
                 }
                 Ok(None) => break,
@@ -283,7 +286,6 @@ async fn downstream(
             }
         }
         if !out.is_empty() {
-            gate.touch();
             // A client that is gone still has its acknowledgements read.
             if !client_gone && client.lock().await.write_all(&out).await.is_err() {
                 client_gone = true;
@@ -298,8 +300,8 @@ async fn downstream(
 }
 
 /// A PUBACK, or a PUBCOMP (or a PUBREC refusing, MQTT 5 reason >= 0x80),
-/// ends a publish's wait.
-fn watch_ack(packet: &[u8], conn: &Conn, gate: &Gate) {
+/// ends a publish's wait. Returns the packet's type.
+fn watch_ack(packet: &[u8], conn: &Conn, gate: &Gate) -> u8 {
     let header = Header::of(packet);
     let pkid = || Some(u16::from_be_bytes([*packet.get(header.len)?, *packet.get(header.len + 1)?]));
     let ends = match header.kind {
@@ -310,6 +312,7 @@ fn watch_ack(packet: &[u8], conn: &Conn, gate: &Gate) {
     if let Some(id) = pkid().filter(|_| ends) {
         conn.settle(id, gate);
     }
+    header.kind
 }
 
 /// The packet id of a QoS 1/2 PUBLISH: after the topic (2-byte length + text).
