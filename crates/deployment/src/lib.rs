@@ -275,11 +275,34 @@ pub(crate) fn check(
             Some(_) => {}
         }
     }
+    problems.extend(feedback(source, sink, endpoints));
     if problems.is_empty() {
         Ok(())
     } else {
         Err(invalid(file, problems.join("; ")))
     }
+}
+
+/// A sink on the source's own MQTT broker whose topic the source reads again:
+/// every output would come back as input, forever.
+fn feedback(source: &SourceSpec, sink: &SinkSpec, endpoints: &BTreeMap<String, EndpointSpec>) -> Option<String> {
+    let (SourceSpec::Mqtt(from), SinkSpec::Mqtt(to)) = (source, sink) else { return None };
+    // The broker an endpoint name stands for; no name (or AIO's undefined
+    // `default`) is the embedded broker.
+    let broker = |name: Option<&str>| match name.and_then(|n| endpoints.get(n)) {
+        Some(EndpointSpec::Mqtt(e)) => (e.embedded, e.host.clone(), e.port),
+        _ => (true, None, None),
+    };
+    if from.endpoint != to.endpoint && broker(from.endpoint.as_deref()) != broker(to.endpoint.as_deref()) {
+        return None;
+    }
+    let (input, output) = wasmgraph_connectors::mqtt::feedback(&from.topics, &to.topic)?;
+    Some(format!(
+        "sink topic '{}' feeds the source back: a message on '{input}' would go out on '{output}', which the \
+         source's topics ({}) read again; publish outside them or to another broker",
+        to.topic,
+        from.topics.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -94,6 +94,29 @@ fn no_endpoint_means_the_embedded_broker() {
     assert_eq!(mqtt_source(&d).receive_maximum, wasmgraph_connectors::mqtt::default_receive_maximum());
 }
 
+/// Issue 18: a sink topic the source reads again is refused at load; on
+/// another broker it is fine.
+#[test]
+fn a_sink_that_feeds_its_source_back_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "g.yaml", GRAPH);
+    let looping =
+        "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: ['in/#']\nsink:\n  topic: in/done/${inputTopic.2}\n";
+    let err = load(&write(dir.path(), "d.yaml", looping), None).unwrap_err().to_string();
+    assert!(err.contains("d.yaml"), "{err}");
+    assert!(err.contains("sink topic 'in/done/${inputTopic.2}' feeds the source back: a message on 'in/x' would go out on 'in/done/x'"), "{err}");
+    let elsewhere = format!(
+        "{looping}  endpoint: other\nendpoints:\n  other:\n    type: mqtt\n    host: 127.0.0.1\n    port: 1884\n"
+    );
+    load(&write(dir.path(), "d2.yaml", &elsewhere), None).unwrap();
+    let same = format!(
+        "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: ['#']\n  endpoint: a\nsink:\n  topic: out\n  endpoint: b\n\
+         endpoints:\n  a:\n    type: mqtt\n    host: h\n  b:\n    type: mqtt\n    host: h\n"
+    );
+    let err = load(&write(dir.path(), "d3.yaml", &same), None).unwrap_err().to_string();
+    assert!(err.contains("feeds the source back"), "two names for one broker: {err}");
+}
+
 #[test]
 fn receive_maximum_is_set_and_checked() {
     let dir = tempfile::tempdir().unwrap();

@@ -51,11 +51,13 @@ pub(crate) type FreezeHandle = Arc<dyn Freeze>;
 /// A topic `filter` matches, for its marker: wildcards become
 /// `wasmgraph-drain`, a shared subscription's `$share/<group>/` is dropped.
 pub(crate) fn marker_topic(filter: &str) -> String {
-    strip_share(filter)
-        .split('/')
-        .map(|level| if level == "+" || level == "#" { MARKER_LEVEL } else { level })
-        .collect::<Vec<_>>()
-        .join("/")
+    sample_topic(filter, MARKER_LEVEL)
+}
+
+/// A topic `filter` matches: each wildcard becomes `level`, a shared
+/// subscription's `$share/<group>/` is dropped.
+pub(crate) fn sample_topic(filter: &str, level: &str) -> String {
+    strip_share(filter).split('/').map(|l| if l == "+" || l == "#" { level } else { l }).collect::<Vec<_>>().join("/")
 }
 
 /// Whether a payload could be a marker (a cheap test on every message).
@@ -128,7 +130,7 @@ impl Drain {
 }
 
 /// `$share/<group>/<filter>` → `<filter>`.
-fn strip_share(filter: &str) -> &str {
+pub(crate) fn strip_share(filter: &str) -> &str {
     match filter.strip_prefix("$share/") {
         Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
         None => filter,

@@ -47,8 +47,8 @@ pub use config::{MqttConnection, MqttSinkConfig, MqttSourceConfig, MqttTls, MQTT
 pub use sink::MqttSink;
 pub use source::{MqttSource, SourceCounters};
 pub use spec::{
-    default_max_message_size, default_qos, default_receive_maximum, MqttEndpoint, MqttSinkSpec, MqttSourceSpec,
-    MqttTlsSpec, EMBEDDED_PORT,
+    default_max_message_size, default_qos, default_receive_maximum, feedback, MqttEndpoint, MqttSinkSpec,
+    MqttSourceSpec, MqttTlsSpec, EMBEDDED_PORT,
 };
 
 use std::path::Path;

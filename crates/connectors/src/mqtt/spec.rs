@@ -210,6 +210,19 @@ pub(crate) fn check_template(template: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// When a sink publishing to `template` would feed a source reading
+/// `filters` on the same broker (every output read again, a loop): an input
+/// topic that shows it and the topic its output would go to. The input is
+/// each filter with its wildcards filled in.
+pub fn feedback(filters: &[String], template: &str) -> Option<(String, String)> {
+    filters.iter().find_map(|f| {
+        let input = super::drain::sample_topic(f, "x");
+        let output = super::sink::expand_topic(template, &input).ok()?;
+        let read_again = filters.iter().any(|g| rumqttc::v5::mqttbytes::matches(&output, super::drain::strip_share(g)));
+        read_again.then_some((input, output))
+    })
+}
+
 fn check_qos(what: &str, qos: u8) -> Vec<String> {
     if qos > 1 {
         vec![format!("{what}: {qos} is not supported; use 0 or 1")]
@@ -297,7 +310,40 @@ impl MqttEndpoint {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_filter, check_template};
+    use super::{check_filter, check_template, feedback, MqttEndpoint};
+
+    #[test]
+    fn sink_topics_the_source_reads_again_are_found() {
+        let filters = |f: &[&str]| f.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let found = feedback(&filters(&["in/#"]), "in/out/${inputTopic.2}");
+        assert_eq!(found, Some(("in/x".into(), "in/out/x".into())));
+        assert!(feedback(&filters(&["#"]), "out/${inputTopic}").is_some(), "`#` reads everything");
+        assert!(feedback(&filters(&["$share/g/a/+"]), "a/done").is_some());
+        assert_eq!(feedback(&filters(&["in/#"]), "out/${inputTopic}"), None);
+        assert_eq!(feedback(&filters(&["sensors/+/raw"]), "sensors/${inputTopic.2}/clean"), None);
+    }
+
+    /// Issue 18: `keepAliveSeconds: 18446744073709551615` panicked in the
+    /// MQTT thread (an `Instant` overflow) and the process then ignored
+    /// SIGTERM. Out-of-range durations are refused at load, by key.
+    #[test]
+    fn durations_out_of_mqtt_range_are_refused_at_load() {
+        let endpoint = MqttEndpoint {
+            embedded: true,
+            keep_alive_seconds: Some(u64::MAX),
+            session_expiry_seconds: Some(u64::MAX),
+            ..MqttEndpoint::default()
+        };
+        assert_eq!(
+            endpoint.check(),
+            [
+                "keepAliveSeconds: at most 65535 (MQTT's limit)",
+                "sessionExpirySeconds: at most 4294967295 (MQTT's limit)"
+            ]
+        );
+        let fine = MqttEndpoint { keep_alive_seconds: Some(65_535), ..endpoint };
+        assert_eq!(fine.check().len(), 1, "{:?}", fine.check());
+    }
 
     #[test]
     fn filters_are_checked() {
