@@ -50,6 +50,9 @@ pub struct SourceCounters {
     pub stale_acks: AtomicU64,
     /// Successful connections (the first one included).
     pub connects: AtomicU64,
+    /// Drain markers the broker delivered at QoS 1, so that they were
+    /// acknowledged too (`acked` counts them; the summary does not).
+    pub acked_markers: AtomicU64,
 }
 
 /// A message from the connection task, ready for the engine.
@@ -259,6 +262,7 @@ impl MqttSource {
                 self.counters.received.fetch_sub(1, Ordering::Relaxed);
                 if let Some(token) = token {
                     self.outstanding.push_back(Pending { token, done: true });
+                    self.counters.acked_markers.fetch_add(1, Ordering::Relaxed);
                 }
                 Content::Marker(publish)
             }
@@ -330,7 +334,7 @@ impl Source for MqttSource {
             "mqtt: received {} message(s), {} over the size limit, {} acknowledged, {} stale ack(s)",
             c.received.load(Ordering::Relaxed),
             c.oversized.load(Ordering::Relaxed),
-            c.acked.load(Ordering::Relaxed),
+            c.acked.load(Ordering::Relaxed).saturating_sub(c.acked_markers.load(Ordering::Relaxed)),
             c.stale_acks.load(Ordering::Relaxed),
         ))
     }
