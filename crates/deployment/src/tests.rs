@@ -109,11 +109,9 @@ fn a_sink_that_feeds_its_source_back_is_refused() {
         "{looping}  endpoint: other\nendpoints:\n  other:\n    type: mqtt\n    host: 127.0.0.1\n    port: 1884\n"
     );
     load(&write(dir.path(), "d2.yaml", &elsewhere), None).unwrap();
-    let same = format!(
-        "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: ['#']\n  endpoint: a\nsink:\n  topic: out\n  endpoint: b\n\
-         endpoints:\n  a:\n    type: mqtt\n    host: h\n  b:\n    type: mqtt\n    host: h\n"
-    );
-    let err = load(&write(dir.path(), "d3.yaml", &same), None).unwrap_err().to_string();
+    let same = "kind: Deployment\ngraph: g.yaml\nsource:\n  topics: ['#']\n  endpoint: a\nsink:\n  topic: out\n  endpoint: b\n\
+         endpoints:\n  a:\n    type: mqtt\n    host: h\n  b:\n    type: mqtt\n    host: h\n";
+    let err = load(&write(dir.path(), "d3.yaml", same), None).unwrap_err().to_string();
     assert!(err.contains("feeds the source back"), "two names for one broker: {err}");
 }
 
