@@ -37,6 +37,8 @@ pub mod message;
 mod sink;
 mod source;
 mod spec;
+#[cfg(all(test, any(feature = "mqtt-integration-tests", feature = "embedded-broker")))]
+mod test_support;
 #[cfg(all(test, feature = "mqtt-integration-tests"))]
 mod tests;
 

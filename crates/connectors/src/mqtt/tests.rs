@@ -40,11 +40,7 @@ fn receive(source: &mut MqttSource, n: usize, ack: bool) -> Vec<String> {
         assert!(Instant::now() < until, "received {} of {n}", got.len());
         match source.poll(100, Duration::from_millis(100)).unwrap() {
             Poll::Data(items) => {
-                let tokens: Vec<u64> = items.iter().filter_map(|i| i.ack).collect();
-                for item in items {
-                    let DataModel::Message(m) = item.data else { panic!("not a message") };
-                    got.push(String::from_utf8_lossy(&m.payload).into_owned());
-                }
+                let tokens = super::test_support::take_payloads(items, &mut got);
                 if ack {
                     source.ack(&tokens).unwrap();
                 }

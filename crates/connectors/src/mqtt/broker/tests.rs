@@ -9,9 +9,9 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, Incoming as Packet, MqttOptions};
 
 use super::EmbeddedBroker;
+use crate::mqtt::test_support::take_payloads;
 use crate::mqtt::{MqttConnection, MqttSource, MqttSourceConfig};
 use crate::{Poll, Source};
-use wasmgraph_types::DataModel;
 
 /// A QoS 1 publisher through the proxy, counting the broker's PUBACKs.
 struct Publisher {
@@ -71,11 +71,7 @@ fn read(source: &mut MqttSource, got: &mut Vec<String>, done: impl Fn(&[String])
         assert!(Instant::now() < until, "read {} message(s), then nothing for too long", got.len());
         match source.poll(256, Duration::from_millis(50)).unwrap() {
             Poll::Data(items) => {
-                let tokens: Vec<u64> = items.iter().filter_map(|i| i.ack).collect();
-                for item in items {
-                    let DataModel::Message(m) = item.data else { panic!("not a message") };
-                    got.push(String::from_utf8_lossy(&m.payload).into_owned());
-                }
+                let tokens = take_payloads(items, got);
                 source.ack(&tokens).unwrap();
             }
             Poll::Idle => {}
