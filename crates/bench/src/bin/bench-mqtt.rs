@@ -23,6 +23,11 @@
 //! window), `--latency-dump DIR` (every latency sample, one file per path),
 //! `--only broker|graph|two-hop` (only that path, `--reps` times, printing each
 //! run's figures: for profiling with `perf record -p`).
+//!
+//! Last, the embedded broker (rumqttd) alone: publisher -> broker ->
+//! subscriber through the proxy that lets a clean stop drain it, against the
+//! same clients connected to rumqttd directly, interleaved: the proxy's cost
+//! in rate and latency. `--only embedded` runs just that.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,47 +90,116 @@ fn nodelay(eventloop: &mut rumqttc::EventLoop) {
 }
 
 /// A subscriber counting messages on `topic` and noting when each arrived.
+#[derive(Clone)]
 struct Subscriber {
     received: Arc<AtomicU64>,
     arrivals: Arc<Mutex<Vec<Instant>>>,
     stop: Arc<AtomicBool>,
+    subscribed: Arc<AtomicBool>,
 }
 
+/// What a subscriber's event loop saw, whatever the protocol version.
+enum Seen {
+    Publish,
+    SubAck,
+    Failed,
+    Other,
+}
+
+impl Subscriber {
+    fn new() -> Self {
+        Subscriber {
+            received: Arc::new(AtomicU64::new(0)),
+            arrivals: Arc::new(Mutex::new(Vec::with_capacity(1 << 20))),
+            stop: Arc::new(AtomicBool::new(false)),
+            subscribed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    async fn note(&self, seen: Seen) {
+        match seen {
+            Seen::Publish => {
+                let now = Instant::now();
+                self.arrivals.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+                self.received.fetch_add(1, Ordering::Relaxed);
+            }
+            Seen::SubAck => self.subscribed.store(true, Ordering::Release),
+            Seen::Failed => tokio::time::sleep(Duration::from_millis(50)).await,
+            Seen::Other => {}
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Wait for the SUBACK (5 s).
+    fn ready(self, id: &str) -> Result<Self> {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.subscribed.load(Ordering::Acquire) {
+            if Instant::now() > until {
+                bail!("subscriber {id} got no SUBACK");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(self)
+    }
+}
+
+/// An MQTT 3.1.1 subscriber (mosquitto's paths).
 fn subscribe(rt: &tokio::runtime::Runtime, port: u16, id: &str, topic: &str) -> Result<Subscriber> {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_inflight(1000);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
     nodelay(&mut eventloop);
-    let received = Arc::new(AtomicU64::new(0));
-    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
-    let stop = Arc::new(AtomicBool::new(false));
-    let subscribed = Arc::new(AtomicBool::new(false));
-    let (r, a, s, sub) = (received.clone(), arrivals.clone(), stop.clone(), subscribed.clone());
-    let topic = topic.to_string();
+    let (sub, topic) = (Subscriber::new(), topic.to_string());
+    let tally = sub.clone();
     rt.spawn(async move {
         let _ = client.subscribe(topic, QoS::AtLeastOnce).await;
-        while !s.load(Ordering::Relaxed) {
-            match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
-                    let now = Instant::now();
-                    a.lock().unwrap_or_else(|e| e.into_inner()).push(now);
-                    r.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => sub.store(true, Ordering::Release),
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
+        while !tally.stopped() {
+            let seen = match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => Seen::Publish,
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => Seen::SubAck,
+                Ok(Err(_)) => Seen::Failed,
+                Ok(Ok(_)) | Err(_) => Seen::Other,
+            };
+            tally.note(seen).await;
         }
     });
-    let until = Instant::now() + Duration::from_secs(5);
-    while !subscribed.load(Ordering::Acquire) {
-        if Instant::now() > until {
-            bail!("subscriber {id} got no SUBACK");
+    sub.ready(id)
+}
+
+/// MQTT 5 options (the embedded broker speaks only 5), TCP_NODELAY.
+fn options_v5(port: u16, id: &str) -> rumqttc::v5::MqttOptions {
+    let mut opts = rumqttc::v5::MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_outgoing_inflight_upper_limit(1000);
+    let mut network = opts.network_options();
+    network.set_tcp_nodelay(true);
+    opts.set_network_options(network);
+    opts
+}
+
+/// An MQTT 5 subscriber (the embedded broker's paths).
+fn subscribe_v5(rt: &tokio::runtime::Runtime, port: u16, id: &str, topic: &str) -> Result<Subscriber> {
+    use rumqttc::v5::{Event as E5, Incoming as I5};
+    let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
+    let (sub, topic) = (Subscriber::new(), topic.to_string());
+    let tally = sub.clone();
+    rt.spawn(async move {
+        let _ = client.subscribe(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce).await;
+        while !tally.stopped() {
+            let seen = match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                Ok(Ok(E5::Incoming(I5::Publish(_)))) => Seen::Publish,
+                Ok(Ok(E5::Incoming(I5::SubAck(_)))) => Seen::SubAck,
+                Ok(Err(_)) => Seen::Failed,
+                Ok(Ok(_)) | Err(_) => Seen::Other,
+            };
+            tally.note(seen).await;
         }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(Subscriber { received, arrivals, stop })
+    });
+    sub.ready(id)
 }
 
 impl Subscriber {
@@ -189,8 +263,27 @@ fn relay(rt: &tokio::runtime::Runtime, port: u16, from: &str, to: &str) -> Resul
 
 /// A QoS 1 publisher.
 struct Publisher {
-    client: AsyncClient,
+    client: Client,
     stop: Arc<AtomicBool>,
+}
+
+/// A publishing client: MQTT 3.1.1 (mosquitto's paths) or 5 (the embedded broker's).
+#[derive(Clone)]
+enum Client {
+    V4(AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+impl Client {
+    /// Queue one QoS 1 publish.
+    async fn send(self, topic: String, payload: Vec<u8>) {
+        let _ = match self {
+            Client::V4(c) => c.publish(topic, QoS::AtLeastOnce, false, payload).await.map_err(|_| ()),
+            Client::V5(c) => {
+                c.publish(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce, false, payload).await.map_err(|_| ())
+            }
+        };
+    }
 }
 
 fn publisher(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
@@ -208,7 +301,21 @@ fn publisher(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
             }
         }
     });
-    Publisher { client, stop }
+    Publisher { client: Client::V4(client), stop }
+}
+
+fn publisher_v5(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
+    let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    rt.spawn(async move {
+        while !s.load(Ordering::Relaxed) {
+            if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    Publisher { client: Client::V5(client), stop }
 }
 
 impl Drop for Publisher {
@@ -265,8 +372,7 @@ fn publish(
         };
         sent.push(at);
         let c = p.client.clone();
-        let t = topic.to_string();
-        let _ = rt.block_on(async move { c.publish(t, QoS::AtLeastOnce, false, READING.as_bytes().to_vec()).await });
+        rt.block_on(c.send(topic.to_string(), READING.as_bytes().to_vec()));
     }
     sent
 }
@@ -426,11 +532,51 @@ fn plan(rt: &Runtime) -> Result<Plan> {
     })
 }
 
+/// The embedded broker through its proxy against rumqttd directly: rates
+/// (interleaved, medians of `reps`) and latency at half the direct rate.
+fn embedded_proxy(rt: &tokio::runtime::Runtime, n: usize, reps: usize) -> Result<()> {
+    let broker = wasmgraph_connectors::mqtt::broker::EmbeddedBroker::start(0)?;
+    let (front, direct) = (broker.addr().port(), broker.internal_addr().port());
+    let pid = std::process::id();
+    let (front_pub, front_sub) =
+        (publisher_v5(rt, front, "emb-pub-front"), subscribe_v5(rt, front, "emb-sub-front", "e/front")?);
+    let (direct_pub, direct_sub) =
+        (publisher_v5(rt, direct, "emb-pub-direct"), subscribe_v5(rt, direct, "emb-sub-direct", "e/direct")?);
+    measure(rt, &front_pub, &front_sub, "e/front", 1000, pid)?;
+    measure(rt, &direct_pub, &direct_sub, "e/direct", 1000, pid)?;
+    let (mut via_proxy, mut direct_runs) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        via_proxy.push(measure(rt, &front_pub, &front_sub, "e/front", n, pid)?);
+        direct_runs.push(measure(rt, &direct_pub, &direct_sub, "e/direct", n, pid)?);
+    }
+    let (proxy_rate, direct_rate) = (median(&via_proxy, |r| r.rate), median(&direct_runs, |r| r.rate));
+    figure("mqtt.embedded_direct_rate", direct_rate, "msgs/s", "embedded broker: publisher -> rumqttd -> subscriber");
+    figure("mqtt.embedded_proxy_rate", proxy_rate, "msgs/s", "the same through the drain proxy (what users get)");
+    figure("mqtt.embedded_proxy_ratio", proxy_rate / direct_rate, "of direct", "proxy rate / direct rate");
+    let rate = direct_rate / 2.0;
+    let m = ((rate * if quick() { 1.0 } else { 5.0 }) as usize).max(500);
+    let (mut lat_proxy, mut lat_direct) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        lat_proxy.push(latency(rt, &front_pub, &front_sub, "e/front", m, rate)?);
+        lat_direct.push(latency(rt, &direct_pub, &direct_sub, "e/direct", m, rate)?);
+    }
+    figure("mqtt.embedded_latency_rate", rate, "msgs/s", "paced rate for the embedded latencies (half direct)");
+    figure("mqtt.embedded_direct_p50_ms", median(&lat_direct, |l| l.0), "ms", "embedded broker, direct: p50");
+    figure("mqtt.embedded_direct_p99_ms", median(&lat_direct, |l| l.1), "ms", "embedded broker, direct: p99");
+    figure("mqtt.embedded_proxy_p50_ms", median(&lat_proxy, |l| l.0), "ms", "embedded broker, via proxy: p50");
+    figure("mqtt.embedded_proxy_p99_ms", median(&lat_proxy, |l| l.1), "ms", "embedded broker, via proxy: p99");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     println!("== bench-mqtt: MQTT end to end (mosquitto on loopback, QoS 1) ==");
     note_load("mqtt");
     let n = if quick() { 5_000 } else { arg("--messages", 30_000) };
     let reps = if quick() { 1 } else { arg("--reps", 3) };
+    if arg("--only", String::new()) == "embedded" {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        return embedded_proxy(&rt, n, reps);
+    }
     let port = free_port()?;
     let dir = root().join("target/bench/mqtt");
     let broker = start_broker(&dir, port)?;
@@ -489,7 +635,7 @@ fn main() -> Result<()> {
                 "graph" => measure(&tokio_rt, &pubr, &out_sub, "bench/in", n, pid)?,
                 "two-hop" => measure(&tokio_rt, &pubr, &hop_sub, "bench/hop1", n, pid)?,
                 "broker" => measure(&tokio_rt, &pubr, &relay_sub, "bench/relay", n, pid)?,
-                other => bail!("--only {other}: expected broker, graph or two-hop"),
+                other => bail!("--only {other}: expected broker, graph, two-hop or embedded"),
             };
             println!("  {only}: {r:?}");
         }
@@ -627,5 +773,5 @@ fn main() -> Result<()> {
         Ok(Err(e)) => println!("  (graph ended with: {e})"),
         Err(_) => println!("  (graph thread panicked)"),
     }
-    Ok(())
+    embedded_proxy(&tokio_rt, n, reps)
 }

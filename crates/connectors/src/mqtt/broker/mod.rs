@@ -97,8 +97,9 @@ impl EmbeddedBroker {
     }
 
     /// Where wasmgraph's own clients connect: rumqttd itself, past the
-    /// proxy, so a drain does not refuse the sink's publishes.
-    pub(crate) fn internal_addr(&self) -> SocketAddr {
+    /// proxy, so a drain does not refuse the sink's publishes. (Public for
+    /// `bench-mqtt`, which measures what the proxy costs.)
+    pub fn internal_addr(&self) -> SocketAddr {
         self.inner.internal
     }
 
