@@ -129,10 +129,6 @@ impl Subscriber {
         }
     }
 
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
     /// Wait for the SUBACK (5 s).
     fn ready(self, id: &str) -> Result<Self> {
         let until = Instant::now() + Duration::from_secs(5);
@@ -157,17 +153,49 @@ fn subscribe(rt: &tokio::runtime::Runtime, port: u16, id: &str, topic: &str) -> 
     let tally = sub.clone();
     rt.spawn(async move {
         let _ = client.subscribe(topic, QoS::AtLeastOnce).await;
-        while !tally.stopped() {
-            let seen = match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => Seen::Publish,
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => Seen::SubAck,
-                Ok(Err(_)) => Seen::Failed,
-                Ok(Ok(_)) | Err(_) => Seen::Other,
-            };
-            tally.note(seen).await;
-        }
+        drive(eventloop, tally.stop.clone(), Some(tally)).await
     });
     sub.ready(id)
+}
+
+/// One turn of an MQTT client's event loop, whatever the protocol version.
+trait Step: Send + 'static {
+    fn step(&mut self) -> impl std::future::Future<Output = Seen> + Send + '_;
+}
+
+impl Step for rumqttc::EventLoop {
+    async fn step(&mut self) -> Seen {
+        match self.poll().await {
+            Ok(Event::Incoming(Packet::Publish(_))) => Seen::Publish,
+            Ok(Event::Incoming(Packet::SubAck(_))) => Seen::SubAck,
+            Ok(_) => Seen::Other,
+            Err(_) => Seen::Failed,
+        }
+    }
+}
+
+impl Step for rumqttc::v5::EventLoop {
+    async fn step(&mut self) -> Seen {
+        use rumqttc::v5::{Event as E5, Incoming as I5};
+        match self.poll().await {
+            Ok(E5::Incoming(I5::Publish(_))) => Seen::Publish,
+            Ok(E5::Incoming(I5::SubAck(_))) => Seen::SubAck,
+            Ok(_) => Seen::Other,
+            Err(_) => Seen::Failed,
+        }
+    }
+}
+
+/// Run a client's event loop until `stop`; a subscriber's `tally` notes what arrives.
+async fn drive(mut eventloop: impl Step, stop: Arc<AtomicBool>, tally: Option<Subscriber>) {
+    while !stop.load(Ordering::Relaxed) {
+        let seen = tokio::time::timeout(Duration::from_millis(200), eventloop.step()).await.unwrap_or(Seen::Other);
+        match &tally {
+            Some(t) => t.note(seen).await,
+            None if matches!(seen, Seen::Failed) => tokio::time::sleep(Duration::from_millis(50)).await,
+            None => {}
+        }
+    }
 }
 
 /// MQTT 5 options (the embedded broker speaks only 5), TCP_NODELAY.
@@ -183,21 +211,12 @@ fn options_v5(port: u16, id: &str) -> rumqttc::v5::MqttOptions {
 
 /// An MQTT 5 subscriber (the embedded broker's paths).
 fn subscribe_v5(rt: &tokio::runtime::Runtime, port: u16, id: &str, topic: &str) -> Result<Subscriber> {
-    use rumqttc::v5::{Event as E5, Incoming as I5};
-    let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
+    let (client, eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
     let (sub, topic) = (Subscriber::new(), topic.to_string());
     let tally = sub.clone();
     rt.spawn(async move {
         let _ = client.subscribe(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce).await;
-        while !tally.stopped() {
-            let seen = match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                Ok(Ok(E5::Incoming(I5::Publish(_)))) => Seen::Publish,
-                Ok(Ok(E5::Incoming(I5::SubAck(_)))) => Seen::SubAck,
-                Ok(Err(_)) => Seen::Failed,
-                Ok(Ok(_)) | Err(_) => Seen::Other,
-            };
-            tally.note(seen).await;
-        }
+        drive(eventloop, tally.stop.clone(), Some(tally)).await
     });
     sub.ready(id)
 }
@@ -293,28 +312,14 @@ fn publisher(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
     nodelay(&mut eventloop);
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    rt.spawn(async move {
-        while !s.load(Ordering::Relaxed) {
-            if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    rt.spawn(drive(eventloop, stop.clone(), None));
     Publisher { client: Client::V4(client), stop }
 }
 
 fn publisher_v5(rt: &tokio::runtime::Runtime, port: u16, id: &str) -> Publisher {
-    let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
+    let (client, eventloop) = rumqttc::v5::AsyncClient::new(options_v5(port, id), 10_000);
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    rt.spawn(async move {
-        while !s.load(Ordering::Relaxed) {
-            if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    rt.spawn(drive(eventloop, stop.clone(), None));
     Publisher { client: Client::V5(client), stop }
 }
 
