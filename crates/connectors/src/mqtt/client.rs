@@ -307,13 +307,21 @@ impl Link {
     }
 
     /// Send DISCONNECT (normal) and close the stream, ignoring failures: the
-    /// connection is being given up anyway.
+    /// connection is being given up anyway. Then wait (within the same
+    /// second) for the broker to close its side: it does so only after it has
+    /// read everything before the DISCONNECT, so the PUBACKs just sent count.
+    /// Without the wait, a restart that connects again at once with the same
+    /// client id could take the session over before the broker read them
+    /// (mosquitto then drops the old connection's unread bytes), and those
+    /// messages would come again.
     pub async fn close(mut self) {
         use rumqttc::v5::mqttbytes::v5::{Disconnect, DisconnectReasonCode};
         let _ = self.queue(&Packet::Disconnect(Disconnect::new(DisconnectReasonCode::NormalDisconnection)));
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             let _ = self.flush().await;
             let _ = self.stream.shutdown().await;
+            let mut rest = [0u8; 4096];
+            while matches!(self.stream.read(&mut rest).await, Ok(n) if n > 0) {}
         })
         .await;
     }
