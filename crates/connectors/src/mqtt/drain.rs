@@ -79,14 +79,13 @@ pub(crate) struct Drain {
 impl Drain {
     /// Freeze `broker` and queue one marker per filter of `filters`.
     pub(crate) fn start(broker: &dyn Freeze, filters: &[String]) -> Self {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u128(Instant::now().elapsed().as_nanos());
-        let token = format!("{:016x}", hasher.finish());
+        // A fresh `RandomState` is seeded randomly: its hash of nothing is a random number.
+        let token = format!("{:016x}", RandomState::new().build_hasher().finish());
         let mut prefix = MARKER_PREFIX.to_vec();
         prefix.extend_from_slice(token.as_bytes());
         prefix.push(b' ');
         let topics: Vec<String> = filters.iter().map(|f| marker_topic(f)).collect();
-        let missing = topics.iter().map(|t| filters.iter().filter(|f| matches(t, strip_share(f))).count()).collect();
+        let missing = topics.iter().map(|t| reading(filters, t).count()).collect();
         let markers = topics
             .into_iter()
             .enumerate()
@@ -129,8 +128,13 @@ impl Drain {
     }
 }
 
+/// The filters of `filters` that read `topic`.
+pub(crate) fn reading<'f>(filters: &'f [String], topic: &'f str) -> impl Iterator<Item = &'f String> + 'f {
+    filters.iter().filter(move |f| matches(topic, strip_share(f)))
+}
+
 /// `$share/<group>/<filter>` → `<filter>`.
-pub(crate) fn strip_share(filter: &str) -> &str {
+fn strip_share(filter: &str) -> &str {
     match filter.strip_prefix("$share/") {
         Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
         None => filter,

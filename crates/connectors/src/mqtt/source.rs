@@ -266,10 +266,7 @@ impl MqttSource {
                 }
                 Content::Marker(publish)
             }
-            None => {
-                let (message, time) = to_message(publish);
-                Content::Message(Incoming { data: DataModel::Message(message), time, ack: token })
-            }
+            None => Content::Message(incoming(publish, token)),
         }
     }
 
@@ -452,9 +449,14 @@ impl Task {
         if drain::may_be_marker(&publish.payload) {
             return Delivery { token, content: Content::Marker(publish) };
         }
-        let (message, time) = to_message(publish);
-        Delivery { token, content: Content::Message(Incoming { data: DataModel::Message(message), time, ack: token }) }
+        Delivery { token, content: Content::Message(incoming(publish, token)) }
     }
+}
+
+/// A PUBLISH as the engine takes it, with its acknowledgement token.
+fn incoming(publish: Publish, token: Option<u64>) -> Incoming {
+    let (message, time) = to_message(publish);
+    Incoming { data: DataModel::Message(message), time, ack: token }
 }
 
 /// What counts against `maxMessageSize`: the payload and every property the

@@ -218,7 +218,7 @@ pub fn feedback(filters: &[String], template: &str) -> Option<(String, String)> 
     filters.iter().find_map(|f| {
         let input = super::drain::sample_topic(f, "x");
         let output = super::sink::expand_topic(template, &input).ok()?;
-        let read_again = filters.iter().any(|g| rumqttc::v5::mqttbytes::matches(&output, super::drain::strip_share(g)));
+        let read_again = super::drain::reading(filters, &output).next().is_some();
         read_again.then_some((input, output))
     })
 }
